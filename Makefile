@@ -1,0 +1,44 @@
+# Two commands from a fresh clone: `make run` and `make test`.
+# With DATABASE_URL unset, an embedded PostgreSQL under .data/pg is used.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install db-start db-stop db-setup lint format check clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+db-start: $(STAMP)
+	@$(PY) manage.py db_start
+
+db-stop: $(STAMP)
+	@$(PY) manage.py db_stop
+
+db-setup: db-start
+	@$(PY) manage.py db_setup
+
+run: db-setup
+	@$(PY) manage.py seed
+	@$(PY) manage.py serve
+
+test: db-setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+clean: db-stop
+	rm -rf .data

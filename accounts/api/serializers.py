@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import Session, User, UserSettings
+from config.api.serializers import InputSerializer
+
+
+class SignupSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    invitation_token = serializers.CharField(max_length=200, required=False)
+
+
+class TokenObtainSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class RefreshSerializer(InputSerializer):
+    refresh = serializers.CharField(max_length=2000)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class UserSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserSettings
+        fields = ["theme", "locale", "timezone", "notifications"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    settings = UserSettingsSerializer(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "avatar_url", "is_staff", "created_at", "settings"]
+        read_only_fields = fields
+
+
+class MeUpdateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    theme = serializers.ChoiceField(choices=UserSettings.Theme.choices, required=False)
+    locale = serializers.RegexField(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", max_length=20, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    notifications = serializers.DictField(child=serializers.BooleanField(), required=False)
+
+    def validate_timezone(self, value: str) -> str:
+        import zoneinfo
+
+        if value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError("Unknown time zone.")
+        return value
+
+
+class PasswordChangeSerializer(InputSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "ip_address",
+            "user_agent",
+            "current",
+        ]
+        read_only_fields = fields
+
+    def get_current(self, session: Session) -> bool:
+        return str(session.id) == str(self.context.get("current_session_id"))

@@ -1,0 +1,203 @@
+"""Every write to accounts: sign-up, profile, password, sessions and tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from accounts.models import Session, User, UserSettings
+from accounts.tokens import token_pair
+from audit.services import audit_record
+from config.api.middleware import current_client
+from config.errors import Conflict, Invalid
+from organizations.tenancy import set_user_claim
+
+PROFILE_FIELDS = ("name", "avatar_url")
+SETTINGS_FIELDS = ("theme", "locale", "timezone", "notifications")
+
+
+class SessionEnded(Exception):
+    """A refresh token that may not be used (expired, revoked, or reused)."""
+
+
+def _check_password(password: str, user: User | None = None) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid("The password is too weak.", details={"password": exc.messages}) from exc
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, name: str = "", **extra: Any) -> User:
+    """Create a user with their settings. Email is unique case-insensitively."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    _check_password(password, User(email=email, name=name))
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(
+            "An account with this email exists.",
+            code="email_taken",
+            details={"email": ["An account with this email exists."]},
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name, **extra)
+    except IntegrityError as exc:  # a concurrent sign-up won the race
+        raise Conflict("An account with this email exists.", code="email_taken") from exc
+    set_user_claim(user.id)  # user settings are visible to their user only
+    UserSettings.objects.create(user=user)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, **fields: Any) -> User:
+    """Update profile fields and/or settings (``theme``, ``locale``, ...)."""
+    profile = {k: v for k, v in fields.items() if k in PROFILE_FIELDS}
+    prefs = {k: v for k, v in fields.items() if k in SETTINGS_FIELDS}
+    if profile:
+        for name, value in profile.items():
+            setattr(user, name, value)
+        user.save(update_fields=[*profile, "updated_at"])
+    if prefs:
+        user_settings, _ = UserSettings.objects.get_or_create(user=user)
+        for name, value in prefs.items():
+            setattr(user_settings, name, value)
+        user_settings.save(update_fields=[*prefs, "updated_at"])
+    return user
+
+
+@transaction.atomic
+def session_create(*, user: User) -> dict[str, str]:
+    """Sign in: open a session and return its first token pair."""
+    ip, user_agent = current_client()
+    session = Session.objects.create(
+        user=user,
+        ip_address=ip,
+        user_agent=user_agent,
+        expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+    )
+    set_user_claim(user.id)
+    audit_record(action="user.signed_in", actor=user, target=session)
+    return token_pair(session)
+
+
+def _decode_refresh(raw: str) -> dict[str, Any]:
+    """Verify signature, expiry and type; single use is judged by the caller, under a lock."""
+    try:
+        payload = token_backend.decode(raw, verify=True)
+    except TokenBackendError as exc:
+        raise SessionEnded("The refresh token is invalid or expired.") from exc
+    if payload.get("token_type") != "refresh" or not payload.get("sid"):
+        raise SessionEnded("This is not a refresh token.")
+    return payload
+
+
+def session_refresh(*, raw_refresh: str) -> dict[str, str]:
+    """Rotate: the refresh token is used up and a new pair is issued.
+
+    Single use under concurrency: the session row is locked, then the token is
+    blacklisted. Presenting a used token again is treated as theft: the whole
+    session is revoked. That revocation commits even though the caller fails,
+    so the view answers 401 without raising (raising would roll it back).
+    """
+    payload = _decode_refresh(raw_refresh)
+    with transaction.atomic():
+        tokens = _rotate(payload)
+    if tokens is None:
+        raise SessionEnded("This refresh token was already used; the session is revoked.")
+    return tokens
+
+
+def _rotate(payload: dict[str, Any]) -> dict[str, str] | None:
+    try:
+        session = (
+            Session.objects.select_for_update()
+            .select_related("user")
+            .get(id=payload.get("sid"), user_id=payload.get("sub"))
+        )
+    except (Session.DoesNotExist, ValidationError, ValueError) as exc:
+        raise SessionEnded("Unknown session.") from exc
+    if not session.is_active or not session.user.is_active:
+        raise SessionEnded("The session has ended.")
+    jti = payload.get("jti")
+    outstanding = OutstandingToken.objects.filter(jti=jti).first()
+    if outstanding is None:
+        raise SessionEnded("Unknown token.")
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        session.revoked_at = timezone.now()
+        session.save(update_fields=["revoked_at"])
+        set_user_claim(session.user_id)
+        audit_record(
+            action="user.session_revoked",
+            actor=session.user,
+            target=session,
+            changes={"reason": "refresh token reuse"},
+        )
+        return None
+    BlacklistedToken.objects.create(token=outstanding)
+    session.last_used_at = timezone.now()
+    session.expires_at = session.last_used_at + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    session.save(update_fields=["last_used_at", "expires_at"])
+    return token_pair(session)
+
+
+@transaction.atomic
+def session_revoke(*, user: User, session_id: uuid.UUID | str, reason: str = "signed out") -> bool:
+    """End one of ``user``'s sessions; return whether it was open."""
+    updated = Session.objects.filter(id=session_id, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        set_user_claim(user.id)
+        audit_record(
+            action="user.session_revoked",
+            actor=user,
+            target_type="accounts.session",
+            target_id=str(session_id),
+            changes={"reason": reason},
+        )
+    return bool(updated)
+
+
+def session_revoke_by_refresh(*, raw_refresh: str) -> None:
+    """Log out with a refresh token: its session ends, access tokens included."""
+    payload = _decode_refresh(raw_refresh)
+    user = User.objects.filter(id=payload.get("sub")).first()
+    if user is None:
+        raise SessionEnded("Unknown session.")
+    if not session_revoke(user=user, session_id=payload.get("sid"), reason="logout"):
+        raise SessionEnded("The session has already ended.")
+
+
+@transaction.atomic
+def password_change(
+    *, user: User, current_password: str, new_password: str, keep_session_id: str | None
+) -> int:
+    """Change the password and end every other session; return how many ended."""
+    if not user.check_password(current_password):
+        raise Invalid(
+            "The current password is wrong.",
+            code="wrong_password",
+            details={"current_password": ["The current password is wrong."]},
+        )
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password", "updated_at"])
+    ended = (
+        Session.objects.filter(user=user, revoked_at__isnull=True)
+        .exclude(id=keep_session_id)
+        .update(revoked_at=timezone.now())
+    )
+    set_user_claim(user.id)
+    audit_record(
+        action="user.password_changed", actor=user, target=user, changes={"sessions_ended": ended}
+    )
+    return ended

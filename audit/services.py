@@ -1,0 +1,98 @@
+"""Writing and checking the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from config.api.middleware import current_client, current_request_id
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    organization_id: uuid.UUID | None = None,
+    target: Any = None,
+    target_type: str = "",
+    target_id: str = "",
+    changes: dict[str, Any] | None = None,
+    actor_type: str | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> AuditEvent:
+    """Append one event. Call it inside the transaction of the change it describes.
+
+    ``target`` (a model instance) fills ``target_type``/``target_id``. The
+    database trigger assigns ``sequence``, ``prev_hash`` and ``hash``.
+    """
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+    if actor_type is None:
+        if actor is None:
+            actor_type = AuditEvent.ActorType.SYSTEM
+        elif getattr(actor, "is_staff", False) and action.startswith(("system.", "staff.")):
+            actor_type = AuditEvent.ActorType.STAFF
+        else:
+            actor_type = AuditEvent.ActorType.USER
+    ip, user_agent = current_client()
+    event = AuditEvent(
+        organization_id=organization_id,
+        action=action,
+        actor_type=actor_type,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=getattr(actor, "email", "") or "",
+        target_type=target_type,
+        target_id=target_id,
+        changes=changes or {},
+        ip_address=ip,
+        user_agent=user_agent,
+        request_id=current_request_id() if current_request_id() != "-" else "",
+        created_at=timezone.now(),
+    )
+    event.save(using=using, force_insert=True)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    organization_id: uuid.UUID | None
+    sequence: int
+    problem: str
+
+
+def audit_verify(*, using: str = DEFAULT_DB_ALIAS) -> tuple[int, list[ChainProblem]]:
+    """Recompute every chain; return (events checked, problems). Needs a role that sees all rows."""
+    problems: list[ChainProblem] = []
+    checked = 0
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT organization_id, sequence, prev_hash, hash, app.audit_hash(e)
+              FROM audit_auditevent e
+             ORDER BY organization_id NULLS FIRST, sequence
+            """
+        )
+        last_org: object = object()
+        last_seq, last_hash = 0, ""
+        for org_id, seq, prev_hash, stored, expected in cursor:
+            checked += 1
+            if org_id != last_org:
+                last_org, last_seq, last_hash = org_id, 0, ""
+            if seq != last_seq + 1:
+                problems.append(ChainProblem(org_id, seq, f"sequence gap after {last_seq}"))
+            if prev_hash != last_hash:
+                problems.append(
+                    ChainProblem(org_id, seq, "prev_hash does not match the previous event")
+                )
+            if stored != expected:
+                problems.append(
+                    ChainProblem(org_id, seq, "hash does not match the event's content")
+                )
+            last_seq, last_hash = seq, stored
+    return checked, problems

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api.views import HealthView
+
+handler400 = "config.api.exceptions.handler400"
+handler403 = "config.api.exceptions.handler403"
+handler404 = "config.api.exceptions.handler404"
+handler500 = "config.api.exceptions.handler500"
+
+api_v1 = [
+    path("health/", HealthView.as_view(), name="health"),
+    path("", include("accounts.api.urls")),
+    path("", include("organizations.api.urls")),
+    path("", include("audit.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

@@ -1,0 +1,72 @@
+"""The API's base views: where the tenant is resolved, once per request.
+
+Order inside the request transaction (``ATOMIC_REQUESTS``):
+
+1. DRF authenticates (JWT bound to a session) and applies throttles;
+2. :class:`UserScopedAPIView` claims the user; :class:`OrgScopedAPIView` claims
+   the user *and* the organization named in the URL with one statement
+   (``app.enter_org``), which answers the caller's role — or nothing, and then
+   the request is a 404 (never 403: another tenant's existence is not revealed);
+3. the view's ``scope_map`` names the action of the HTTP method and the
+   permission matrix decides; a suspended organization refuses writes.
+
+A view whose method is missing from ``scope_map`` refuses the request, and the
+route-matrix test fails: nothing is reachable without a declared action.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import exceptions, generics
+from rest_framework.request import Request
+
+from organizations.permissions import allows
+from organizations.tenancy import OrgContext, enter_org, set_user_claim
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UserScopedAPIView(generics.GenericAPIView):
+    """Signed-in user, no organization: ``/me/``, "my organizations", accepting an invitation."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            set_user_claim(request.user.id)
+
+
+class OrgScopedAPIView(generics.GenericAPIView):
+    """Everything under ``/api/v1/orgs/{org_slug}/``."""
+
+    scope_map: ClassVar[dict[str, str]] = {}
+    org: OrgContext
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        org = enter_org(request.user.id, kwargs["org_slug"])
+        if org is None:
+            raise exceptions.NotFound()
+        self.org = org
+        action = self.required_action(request.method)
+        if action is None or not allows(org.role, action):
+            raise exceptions.PermissionDenied("Your role in this organization does not allow this.")
+        if org.suspended and request.method not in SAFE_METHODS:
+            raise exceptions.PermissionDenied(
+                "This organization is suspended and read-only.", code="organization_suspended"
+            )
+
+    @classmethod
+    def required_action(cls, method: str) -> str | None:
+        return cls.scope_map.get("GET" if method in ("HEAD", "OPTIONS") else method)
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        return self.org.organization_id
+
+    def get_org_object(self, queryset: QuerySet[Any] | type[Model], **lookup: Any) -> Any:
+        """An object of the current organization, or 404 (RLS would hide others anyway)."""
+        return get_object_or_404(queryset, organization_id=self.organization_id, **lookup)

@@ -1,0 +1,26 @@
+"""Reads used by the API and the admin. Each takes its tenant explicitly."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from organizations.models import Invitation, Membership, Organization
+
+
+def organization_get(organization_id: uuid.UUID) -> Organization:
+    return Organization.objects.get(id=organization_id)
+
+
+def memberships_of_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("organization")
+
+
+def members_of(*, organization_id: uuid.UUID) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization_id=organization_id).select_related("user")
+
+
+def invitations_of(*, organization_id: uuid.UUID) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(organization_id=organization_id).select_related("invited_by")

@@ -1,0 +1,341 @@
+"""Every write to organizations, memberships and invitations.
+
+Each function runs in one transaction, checks the rules the permission matrix
+cannot express (only owners touch owners; an organization keeps an owner),
+writes, and records the audit event in the same transaction. Permission to
+perform the *action* at all was checked by the API base view; the database
+checks it a third time through RLS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import User
+from audit.services import audit_record
+from config.errors import Conflict, Forbidden, Invalid, NotFound
+from organizations.models import Invitation, Membership, Organization
+from organizations.permissions import Role, outranks_or_equals
+from organizations.tenancy import service_context
+
+RESERVED_SLUGS = frozenset({"admin", "api", "new", "me", "settings", "static", "www"})
+
+
+def _validate_slug(slug: str) -> str:
+    slug = slugify(slug)[:50]
+    if not slug or slug in RESERVED_SLUGS:
+        raise Invalid("This slug is not allowed.", details={"slug": ["This slug is not allowed."]})
+    return slug
+
+
+def organization_create(*, actor: User, name: str, slug: str | None = None) -> Organization:
+    """Create an organization; ``actor`` becomes its first owner."""
+    slug = _validate_slug(slug or name)
+    # The creator is not a member yet, so no tenant policy can admit the insert.
+    with service_context(reason="organization create", actor=actor):
+        try:
+            with transaction.atomic():
+                org = Organization.objects.create(name=name, slug=slug)
+        except IntegrityError as exc:
+            raise Conflict(
+                "This slug is taken.", code="slug_taken", details={"slug": ["This slug is taken."]}
+            ) from exc
+        membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
+        audit_record(
+            action="org.created",
+            actor=actor,
+            organization_id=org.id,
+            target=org,
+            changes={"name": name, "slug": slug},
+        )
+        audit_record(
+            action="member.joined",
+            actor=actor,
+            organization_id=org.id,
+            target=membership,
+            changes={"role": Role.OWNER, "user": str(actor.id)},
+        )
+    return org
+
+
+@transaction.atomic
+def organization_update(*, actor: User, organization: Organization, **fields: Any) -> Organization:
+    """Change ``name`` and/or ``slug``."""
+    changes: dict[str, Any] = {}
+    if "slug" in fields:
+        fields["slug"] = _validate_slug(fields["slug"])
+    for name in ("name", "slug"):
+        if name in fields and getattr(organization, name) != fields[name]:
+            changes[name] = {"from": getattr(organization, name), "to": fields[name]}
+            setattr(organization, name, fields[name])
+    if not changes:
+        return organization
+    try:
+        with transaction.atomic():
+            organization.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError as exc:
+        raise Conflict(
+            "This slug is taken.", code="slug_taken", details={"slug": ["This slug is taken."]}
+        ) from exc
+    audit_record(
+        action="org.updated",
+        actor=actor,
+        organization_id=organization.id,
+        target=organization,
+        changes=changes,
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, actor: User, organization: Organization) -> None:
+    """Delete the organization and everything in it. Its audit trail stays."""
+    # Audit first: once the memberships are gone the policies no longer admit us.
+    audit_record(
+        action="org.deleted",
+        actor=actor,
+        organization_id=organization.id,
+        target=organization,
+        changes={"slug": organization.slug},
+    )
+    organization.delete()
+
+
+@transaction.atomic
+def organization_set_suspended(*, actor: User, organization: Organization, suspended: bool) -> None:
+    """Staff only (admin): a suspended organization is read-only."""
+    organization.suspended_at = timezone.now() if suspended else None
+    organization.save(update_fields=["suspended_at", "updated_at"])
+    audit_record(
+        action="org.suspended" if suspended else "org.unsuspended",
+        actor=actor,
+        organization_id=organization.id,
+        target=organization,
+        actor_type="staff",
+    )
+
+
+def _lock_owners(organization_id: Any) -> list[Membership]:
+    """Lock the organization's owner rows: the last-owner rule is checked under this lock,
+    so two requests racing to demote or remove the last two owners cannot both win."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(organization_id=organization_id, role=Role.OWNER)
+        .order_by("id")
+    )
+
+
+def _ensure_not_last_owner(membership: Membership) -> None:
+    """Refuse if ``membership`` is its organization's only owner (re-read under the lock)."""
+    owners = _lock_owners(membership.organization_id)
+    membership.refresh_from_db(fields=["role"])
+    if membership.role == Role.OWNER and all(o.id == membership.id for o in owners):
+        raise Conflict(
+            "An organization needs at least one owner; make someone else owner first.",
+            code="last_owner",
+        )
+
+
+@transaction.atomic
+def member_change_role(
+    *, actor: User, actor_role: str, membership: Membership, role: str
+) -> Membership:
+    if role not in Role.values:
+        raise Invalid("Unknown role.", details={"role": ["Unknown role."]})
+    if not (
+        outranks_or_equals(actor_role, membership.role) and outranks_or_equals(actor_role, role)
+    ):
+        raise Forbidden("Only an owner can grant or take away the owner role.")
+    if membership.role == role:
+        return membership
+    if role != Role.OWNER:
+        _ensure_not_last_owner(membership)
+        if membership.role == role:
+            return membership
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    audit_record(
+        action="member.role_changed",
+        actor=actor,
+        organization_id=membership.organization_id,
+        target=membership,
+        changes={"role": {"from": previous, "to": role}, "user": str(membership.user_id)},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: User, actor_role: str, membership: Membership) -> None:
+    if not outranks_or_equals(actor_role, membership.role):
+        raise Forbidden("Only an owner can remove an owner.")
+    _ensure_not_last_owner(membership)
+    audit_record(
+        action="member.removed",
+        actor=actor,
+        organization_id=membership.organization_id,
+        target=membership,
+        changes={"user": str(membership.user_id), "role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def member_leave(*, user: User, organization_id: Any) -> None:
+    membership = Membership.objects.filter(organization_id=organization_id, user=user).first()
+    if membership is None:
+        raise NotFound("You are not a member of this organization.")
+    _ensure_not_last_owner(membership)
+    audit_record(
+        action="member.left",
+        actor=user,
+        organization_id=organization_id,
+        target=membership,
+        changes={"role": membership.role},
+    )
+    membership.delete()
+
+
+# --- invitations -----------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_mint_token(invitation: Invitation) -> str:
+    """Give the invitation a fresh token (the old link stops working); return it."""
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = hash_token(token)
+    invitation.sent_at = timezone.now()
+    invitation.send_count += 1
+    invitation.save(update_fields=["token_hash", "sent_at", "send_count", "updated_at"])
+    return token
+
+
+def _schedule_invitation_email(invitation: Invitation) -> None:
+    from organizations.tasks import send_invitation_email
+
+    invitation_id = str(invitation.id)
+    transaction.on_commit(lambda: send_invitation_email.enqueue(invitation_id))
+
+
+@transaction.atomic
+def invitation_create(
+    *, actor: User, actor_role: str, organization_id: Any, email: str, role: str
+) -> Invitation:
+    email = email.strip().lower()
+    if not outranks_or_equals(actor_role, role):
+        raise Forbidden("Only an owner can invite an owner.")
+    if Membership.objects.filter(
+        organization_id=organization_id, user__email__iexact=email
+    ).exists():
+        raise Conflict("This person is already a member.", code="already_member")
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                organization_id=organization_id,
+                email=email,
+                role=role,
+                invited_by=actor,
+                expires_at=timezone.now() + settings.INVITATION_TTL,
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            "There is already an open invitation for this address; resend it instead.",
+            code="invitation_exists",
+        ) from exc
+    audit_record(
+        action="member.invited",
+        actor=actor,
+        organization_id=organization_id,
+        target=invitation,
+        changes={"email": email, "role": role},
+    )
+    _schedule_invitation_email(invitation)
+    return invitation
+
+
+def _ensure_open(invitation: Invitation) -> None:
+    if invitation.accepted_at or invitation.revoked_at:
+        raise Conflict(f"This invitation is {invitation.status}.", code="invitation_closed")
+
+
+@transaction.atomic
+def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
+    """Send a new link and restart the expiry clock."""
+    _ensure_open(invitation)
+    invitation.expires_at = timezone.now() + settings.INVITATION_TTL
+    invitation.save(update_fields=["expires_at", "updated_at"])
+    audit_record(
+        action="invitation.resent",
+        actor=actor,
+        organization_id=invitation.organization_id,
+        target=invitation,
+        changes={"email": invitation.email},
+    )
+    _schedule_invitation_email(invitation)
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    _ensure_open(invitation)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at", "updated_at"])
+    audit_record(
+        action="invitation.revoked",
+        actor=actor,
+        organization_id=invitation.organization_id,
+        target=invitation,
+        changes={"email": invitation.email},
+    )
+    return invitation
+
+
+def invitation_accept(*, user: User, token: str) -> Membership:
+    """Join the organization an invitation is for. The invitee is not a member
+    yet, so the lookup by token runs in the service context."""
+    with service_context(reason="invitation accept", actor=user):
+        invitation = (
+            Invitation.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+            if token
+            else None
+        )
+        if invitation is None or invitation.revoked_at:
+            raise NotFound("This invitation link is not valid.", code="invitation_invalid")
+        if invitation.accepted_at:
+            raise Conflict("This invitation was already used.", code="invitation_closed")
+        if invitation.expires_at <= timezone.now():
+            raise Invalid(
+                "This invitation has expired; ask for a new one.", code="invitation_expired"
+            )
+        if invitation.email.lower() != user.email.lower():
+            raise Forbidden(
+                "This invitation was sent to another email address.",
+                code="invitation_email_mismatch",
+            )
+        membership, created = Membership.objects.get_or_create(
+            organization_id=invitation.organization_id,
+            user=user,
+            defaults={"role": invitation.role},
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
+        if created:
+            audit_record(
+                action="member.joined",
+                actor=user,
+                organization_id=invitation.organization_id,
+                target=membership,
+                changes={"role": membership.role, "invitation": str(invitation.id)},
+            )
+    return membership
