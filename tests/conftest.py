@@ -1,0 +1,69 @@
+"""Test database and personas.
+
+The test database is created through the admin connection and migrated as
+the **owner**; every test then talks to it as the **app role** — the same
+role production uses — so no RLS test can pass by connecting as the owner.
+The suite refuses to start if its connection could bypass RLS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from config import embedded_db
+from organizations import roles
+from organizations.tenancy import connection_role_facts
+
+from tests.helpers import Personas, make_personas
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if settings.EMBEDDED_DB:
+        embedded_db.start()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    if not settings.DATABASE_ADMIN:
+        pytest.exit("The test suite needs DATABASE_ADMIN_URL to create its database.", returncode=2)
+    base = settings.DATABASES["default"]["NAME"]
+    test_name = f"test_{base}_{os.getpid()}"
+    roles.ensure_roles_and_database()
+    with roles.admin_connect() as conn:
+        roles.drop_database(conn, test_name)
+        roles.create_database(conn, test_name)
+    for alias in ("default", "owner"):
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = test_name
+    with django_db_blocker.unblock():
+        call_command("migrate", verbosity=0, interactive=False)
+        facts = connection_role_facts()
+        # SECURITY: every isolation test below is meaningless if this fails.
+        assert not facts["superuser"], facts
+        assert not facts["bypassrls"], facts
+        assert facts["owned_relations"] == 0, facts
+        assert facts["role"] == settings.DB_APP_ROLE, facts
+    yield
+    for alias in ("default", "owner"):
+        connections[alias].close()
+    with roles.admin_connect() as conn:
+        roles.drop_database(conn, test_name)
+
+
+@pytest.fixture
+def personas(db: None) -> Personas:
+    """Org ``acme`` with one user per role, org ``globex`` whose owner is the outsider."""
+    return make_personas()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()

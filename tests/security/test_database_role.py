@@ -1,0 +1,47 @@
+"""The runtime role the whole suite uses is the production one, and it is limited."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from organizations.rls.checks import guarded_tables
+from organizations.tenancy import connection_role_facts
+
+pytestmark = pytest.mark.django_db
+
+
+def test_suite_connects_as_the_app_role_that_cannot_bypass_rls():
+    facts = connection_role_facts()
+    assert facts == {
+        "role": settings.DB_APP_ROLE,
+        "superuser": False,
+        "bypassrls": False,
+        "owned_relations": 0,
+    }
+
+
+def test_app_role_has_a_statement_timeout():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == settings.DB_STATEMENT_TIMEOUT
+
+
+def test_app_role_cannot_update_delete_or_truncate_the_audit_table():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT has_table_privilege(session_user, 'audit_auditevent', p)"
+            " FROM unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE', 'INSERT', 'SELECT']) p"
+        )
+        assert [row[0] for row in cursor.fetchall()] == [False, False, False, True, True]
+
+
+def test_every_guarded_table_has_rls_enabled_and_forced():
+    tables = guarded_tables()
+    assert {"organizations_organization", "organizations_membership", "audit_auditevent"} <= set(tables)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s)"
+            " AND relrowsecurity AND relforcerowsecurity",
+            [tables],
+        )
+        assert sorted(r[0] for r in cursor.fetchall()) == sorted(tables)
