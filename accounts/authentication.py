@@ -9,13 +9,12 @@ expires.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.models import Session, User
@@ -27,9 +26,19 @@ class SessionTokenAuthentication(JWTAuthentication):
     def authenticate(self, request: Request) -> tuple[User, Token] | None:
         result = super().authenticate(request)
         if result is not None:
-            user, token = result
+            _user, token = result
             request.session_id = token.get("sid")
         return result
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        # SimpleJWT's InvalidToken always carries a dict detail, which the error
+        # shape would render as a Python repr; answer one plain message instead.
+        try:
+            return super().get_validated_token(raw_token)
+        except InvalidToken as exc:
+            raise exceptions.AuthenticationFailed(
+                "The access token is invalid or expired.", code="token_not_valid"
+            ) from exc
 
     def get_user(self, validated_token: Token) -> User:
         sid, user_id = validated_token.get("sid"), validated_token.get("sub")

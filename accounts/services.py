@@ -29,11 +29,11 @@ class SessionEnded(Exception):
     """A refresh token that may not be used (expired, revoked, or reused)."""
 
 
-def _check_password(password: str, user: User | None = None) -> None:
+def _check_password(password: str, user: User | None = None, *, field: str = "password") -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise Invalid("The password is too weak.", details={"password": exc.messages}) from exc
+        raise Invalid("The password is too weak.", details={field: exc.messages}) from exc
 
 
 @transaction.atomic
@@ -51,7 +51,11 @@ def user_create(*, email: str, password: str, name: str = "", **extra: Any) -> U
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password, name=name, **extra)
     except IntegrityError as exc:  # a concurrent sign-up won the race
-        raise Conflict("An account with this email exists.", code="email_taken") from exc
+        raise Conflict(
+            "An account with this email exists.",
+            code="email_taken",
+            details={"email": ["An account with this email exists."]},
+        ) from exc
     set_user_claim(user.id)  # user settings are visible to their user only
     UserSettings.objects.create(user=user)
     return user
@@ -188,7 +192,7 @@ def password_change(
             code="wrong_password",
             details={"current_password": ["The current password is wrong."]},
         )
-    _check_password(new_password, user)
+    _check_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     ended = (
@@ -201,3 +205,24 @@ def password_change(
         action="user.password_changed", actor=user, target=user, changes={"sessions_ended": ended}
     )
     return ended
+
+
+@transaction.atomic
+def user_staff_update(*, actor: User, user: User, changes: dict[str, Any]) -> User:
+    """A staff member changed ``user`` in the admin: save the plain fields, audit it all.
+
+    Many-to-many values (groups, permissions) are saved by the admin form
+    itself; here they are only recorded.
+    """
+    concrete = {f.name for f in User._meta.concrete_fields}
+    fields = [name for name in changes if name in concrete]
+    if fields and user.pk:
+        user.save(update_fields=[*fields, "updated_at"])
+    recorded = {
+        name: [str(v) for v in value]
+        if hasattr(value, "__iter__") and not isinstance(value, str)
+        else str(value)
+        for name, value in changes.items()
+    }
+    audit_record(action="staff.user_updated", actor=actor, target=user, changes=recorded)
+    return user

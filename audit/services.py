@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from config.api.middleware import current_client, current_request_id
+from organizations.tenancy import staff_acting
 
 
 def audit_record(
@@ -36,7 +37,7 @@ def audit_record(
     if actor_type is None:
         if actor is None:
             actor_type = AuditEvent.ActorType.SYSTEM
-        elif getattr(actor, "is_staff", False) and action.startswith(("system.", "staff.")):
+        elif getattr(actor, "is_staff", False) and staff_acting():
             actor_type = AuditEvent.ActorType.STAFF
         else:
             actor_type = AuditEvent.ActorType.USER

@@ -166,6 +166,7 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "refresh": env.str("THROTTLE_REFRESH", default="60/min"),
         "signup": env.str("THROTTLE_SIGNUP", default="10/hour"),
     },
     "PAGE_SIZE": 25,
@@ -176,7 +177,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1_048_57
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Platform API",
-    "DESCRIPTION": "Organizations, members, roles and audit, isolated per tenant by PostgreSQL RLS.",
+    "DESCRIPTION": "Organizations, members, roles and audit; tenants isolated by PostgreSQL RLS.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -31,7 +31,7 @@ ALL_ROLES: frozenset[str] = frozenset(Role.values)
 
 @dataclass(frozen=True)
 class Rule:
-    """``minimum``: the lowest rung of the ladder allowed; ``also``: roles off the ladder allowed."""
+    """``minimum``: the lowest rung allowed; ``also``: roles off the ladder that are allowed."""
 
     minimum: Role | None
     also: frozenset[Role] = frozenset()
@@ -89,6 +89,16 @@ def outranks_or_equals(actor_role: str, target_role: str) -> bool:
     return actor_role in (Role.OWNER, Role.ADMIN)
 
 
+def _endpoint_actions() -> list[tuple[str, str, str]]:
+    from organizations.api.routes import methods_of, org_routes
+
+    rows = []
+    for route in org_routes():
+        for method in methods_of(route.view_class):
+            rows.append((method, route.pattern, route.view_class.required_action(method) or "?"))
+    return rows
+
+
 def render_markdown() -> str:
     """The permission table as Markdown (the content of ``docs/permissions.md``)."""
     roles = [Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER, Role.BILLING]
@@ -109,6 +119,10 @@ def render_markdown() -> str:
     for action, rule in MATRIX.items():
         marks = " | ".join("yes" if r in rule.roles else "-" for r in roles)
         lines.append(f"| `{action}` | {marks} | {rule.description} |")
+    lines += ["", "## Endpoints", "", "| method | path | action |", "|---|---|---|"]
+    lines += [
+        f"| {method} | `/{path}` | `{action}` |" for method, path, action in _endpoint_actions()
+    ]
     lines += [
         "",
         "## Rules the matrix cannot express",

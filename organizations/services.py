@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -23,7 +23,7 @@ from audit.services import audit_record
 from config.errors import Conflict, Forbidden, Invalid, NotFound
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
-from organizations.tenancy import service_context
+from organizations.tenancy import service_context, staff_acting
 
 RESERVED_SLUGS = frozenset({"admin", "api", "new", "me", "settings", "static", "www"})
 
@@ -96,16 +96,30 @@ def organization_update(*, actor: User, organization: Organization, **fields: An
 
 @transaction.atomic
 def organization_delete(*, actor: User, organization: Organization) -> None:
-    """Delete the organization and everything in it. Its audit trail stays."""
-    # Audit first: once the memberships are gone the policies no longer admit us.
+    """Delete the organization and everything in it. Its audit trail stays.
+
+    The policies admit each statement only while the actor's membership still
+    exists, so the order matters: audit event, then the organization row (the
+    database checks that the actor is an owner), then its invitations, and the
+    memberships last. Foreign keys are deferred to commit, so deleting the
+    parent first is fine. (``Model.delete()`` deletes the memberships first,
+    after which RLS silently hides the organization row: nothing was deleted.)
+    """
+    org_id = organization.id
     audit_record(
         action="org.deleted",
         actor=actor,
-        organization_id=organization.id,
+        organization_id=org_id,
         target=organization,
         changes={"slug": organization.slug},
     )
-    organization.delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM organizations_organization WHERE id = %s", [org_id])
+        deleted = cursor.rowcount
+    if deleted != 1:
+        raise Forbidden("Only an owner can delete the organization.")
+    Invitation.objects.filter(organization_id=org_id).delete()
+    Membership.objects.filter(organization_id=org_id).delete()
 
 
 @transaction.atomic
@@ -132,11 +146,29 @@ def _lock_owners(organization_id: Any) -> list[Membership]:
     )
 
 
-def _ensure_not_last_owner(membership: Membership) -> None:
-    """Refuse if ``membership`` is its organization's only owner (re-read under the lock)."""
+def _ensure_owner_rules(
+    *, actor: User, membership: Membership, new_role: str | None, refusal: str
+) -> None:
+    """Check the owner rules again, under the owners' lock, against the rows as they are now.
+
+    ``membership`` is about to get ``new_role`` (``None``: it is about to be deleted).
+    The roles the request was authorized with were read before the lock: since then
+    a concurrent request may have demoted the actor or promoted the target. So:
+
+    * if the owner role is given or taken, the actor must *still* be an owner;
+    * an organization's only owner cannot stop being one.
+    """
     owners = _lock_owners(membership.organization_id)
-    membership.refresh_from_db(fields=["role"])
-    if membership.role == Role.OWNER and all(o.id == membership.id for o in owners):
+    try:
+        membership.refresh_from_db(fields=["role"])
+    except Membership.DoesNotExist:  # removed (or left) meanwhile
+        raise NotFound("This person is no longer a member.") from None
+    touches_owner = Role.OWNER in (membership.role, new_role)
+    # Staff in the admin act with the organization's full authority.
+    if touches_owner and not staff_acting() and not any(o.user_id == actor.pk for o in owners):
+        raise Forbidden(refusal)
+    loses_owner = membership.role == Role.OWNER and new_role != Role.OWNER
+    if loses_owner and all(o.id == membership.id for o in owners):
         raise Conflict(
             "An organization needs at least one owner; make someone else owner first.",
             code="last_owner",
@@ -149,16 +181,16 @@ def member_change_role(
 ) -> Membership:
     if role not in Role.values:
         raise Invalid("Unknown role.", details={"role": ["Unknown role."]})
+    refusal = "Only an owner can grant or take away the owner role."
     if not (
         outranks_or_equals(actor_role, membership.role) and outranks_or_equals(actor_role, role)
     ):
-        raise Forbidden("Only an owner can grant or take away the owner role.")
+        raise Forbidden(refusal)
     if membership.role == role:
         return membership
-    if role != Role.OWNER:
-        _ensure_not_last_owner(membership)
-        if membership.role == role:
-            return membership
+    _ensure_owner_rules(actor=actor, membership=membership, new_role=role, refusal=refusal)
+    if membership.role == role:
+        return membership
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
@@ -174,9 +206,10 @@ def member_change_role(
 
 @transaction.atomic
 def member_remove(*, actor: User, actor_role: str, membership: Membership) -> None:
+    refusal = "Only an owner can remove an owner."
     if not outranks_or_equals(actor_role, membership.role):
-        raise Forbidden("Only an owner can remove an owner.")
-    _ensure_not_last_owner(membership)
+        raise Forbidden(refusal)
+    _ensure_owner_rules(actor=actor, membership=membership, new_role=None, refusal=refusal)
     audit_record(
         action="member.removed",
         actor=actor,
@@ -192,7 +225,9 @@ def member_leave(*, user: User, organization_id: Any) -> None:
     membership = Membership.objects.filter(organization_id=organization_id, user=user).first()
     if membership is None:
         raise NotFound("You are not a member of this organization.")
-    _ensure_not_last_owner(membership)
+    _ensure_owner_rules(
+        actor=user, membership=membership, new_role=None, refusal="You are not an owner."
+    )
     audit_record(
         action="member.left",
         actor=user,
@@ -233,6 +268,10 @@ def invitation_create(
 ) -> Invitation:
     email = email.strip().lower()
     if not outranks_or_equals(actor_role, role):
+        raise Forbidden("Only an owner can invite an owner.")
+    if role == Role.OWNER and not any(o.user_id == actor.pk for o in _lock_owners(organization_id)):
+        # Re-checked under the owners' lock: the actor may have been demoted since the
+        # request was authorized.
         raise Forbidden("Only an owner can invite an owner.")
     if Membership.objects.filter(
         organization_id=organization_id, user__email__iexact=email

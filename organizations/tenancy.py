@@ -20,6 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,12 @@ from psycopg import sql
 logger = logging.getLogger(__name__)
 
 OWNER_DB_ALIAS = "owner"
+_staff_acting: ContextVar[bool] = ContextVar("staff_acting", default=False)
+
+
+def staff_acting() -> bool:
+    """Whether the current request is a staff member working in the admin."""
+    return _staff_acting.get()
 
 
 class TenancyError(RuntimeError):
@@ -195,8 +202,14 @@ class StaffAdminServiceContextMiddleware:
             and user.is_active
             and user.is_staff
         ):
-            with service_context(reason=f"admin {request.method} {request.path}"[:200], actor=user):
-                return self.get_response(request)
+            token = _staff_acting.set(True)
+            try:
+                with service_context(
+                    reason=f"admin {request.method} {request.path}"[:200], actor=user
+                ):
+                    return self.get_response(request)
+            finally:
+                _staff_acting.reset(token)
         return self.get_response(request)
 
 

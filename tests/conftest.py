@@ -19,7 +19,6 @@ from django.db import connections
 from config import embedded_db
 from organizations import roles
 from organizations.tenancy import connection_role_facts
-
 from tests.helpers import Personas, make_personas
 
 

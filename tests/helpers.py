@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -38,7 +39,7 @@ def client_for(user: User | None) -> APIClient:
     """A client signed in the real way: a session and a JWT access token."""
     client = APIClient()
     if user is not None:
-        session = Session.objects.create(user=user, expires_at=timezone.now() + timezone.timedelta(days=1))
+        session = Session.objects.create(user=user, expires_at=timezone.now() + timedelta(days=1))
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair(session)['access']}")
     return client
 
@@ -80,10 +81,16 @@ def table_checksums(tables: list[str]) -> dict[str, str]:
     out = {}
     with service_context(reason="test snapshot"), service_context_cursor() as cursor:
         for table in tables:
-            where = sql.SQL("WHERE t.organization_id IS NOT NULL") if table == "audit_auditevent" else sql.SQL("")
+            where = (
+                sql.SQL("WHERE t.organization_id IS NOT NULL")
+                if table == "audit_auditevent"
+                else sql.SQL("")
+            )
             cursor.execute(
-                sql.SQL("SELECT count(*), coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM {} t {}")
-                .format(sql.Identifier(table), where)
+                sql.SQL(
+                    "SELECT count(*), coalesce(string_agg(t::text, '|' ORDER BY t::text), '')"
+                    " FROM {} t {}"
+                ).format(sql.Identifier(table), where)
             )
             count, text = cursor.fetchone()
             out[table] = f"{count}:{hashlib.sha256(text.encode()).hexdigest()}"

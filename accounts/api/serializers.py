@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
+
 from rest_framework import serializers
 
 from accounts.models import Session, User, UserSettings
 from config.api.serializers import InputSerializer
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # scans the disk: once per process
 
 
 class SignupSerializer(InputSerializer):
@@ -51,9 +59,7 @@ class MeUpdateSerializer(InputSerializer):
     notifications = serializers.DictField(child=serializers.BooleanField(), required=False)
 
     def validate_timezone(self, value: str) -> str:
-        import zoneinfo
-
-        if value not in zoneinfo.available_timezones():
+        if value not in _time_zones():
             raise serializers.ValidationError("Unknown time zone.")
         return value
 

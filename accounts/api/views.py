@@ -26,7 +26,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import Session
 from config.api.exceptions import error_body
-from organizations.api.base import UserScopedAPIView
+from organizations.api.base import ListAPIMixin, UserScopedAPIView
 from organizations.services import invitation_accept
 
 
@@ -84,7 +84,7 @@ class TokenObtainView(_AnonymousAPIView):
 class TokenRefreshView(_AnonymousAPIView):
     """Trade a refresh token for a new pair. Each refresh token works once."""
 
-    throttle_scope = "login"
+    throttle_scope = "refresh"
     serializer_class = RefreshSerializer
 
     @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
@@ -99,7 +99,7 @@ class TokenRefreshView(_AnonymousAPIView):
 class LogoutView(_AnonymousAPIView):
     """End the session the refresh token belongs to (its access tokens too)."""
 
-    throttle_scope = "login"
+    throttle_scope = "refresh"
     serializer_class = RefreshSerializer
 
     @extend_schema(request=RefreshSerializer, responses={204: None})
@@ -145,20 +145,22 @@ class PasswordChangeView(UserScopedAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SessionListView(UserScopedAPIView):
+class SessionListView(ListAPIMixin, UserScopedAPIView):
     """My open sessions (signed-in devices), the current one marked."""
 
+    queryset = Session.objects.none()
     serializer_class = SessionSerializer
 
-    def get_queryset(self) -> Any:
+    def scoped_queryset(self) -> Any:
         return Session.objects.filter(
             user=self.request.user, revoked_at__isnull=True, expires_at__gt=timezone.now()
         )
 
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        context = {"current_session_id": getattr(request, "session_id", None)}
-        return self.get_paginated_response(SessionSerializer(page, many=True, context=context).data)
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {
+            **super().get_serializer_context(),
+            "current_session_id": getattr(self.request, "session_id", None),
+        }
 
 
 class SessionDetailView(UserScopedAPIView):

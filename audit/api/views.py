@@ -4,11 +4,9 @@ from typing import Any
 
 import django_filters
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from audit.models import AuditEvent
-from organizations.api.base import OrgScopedAPIView
+from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -47,16 +45,13 @@ class AuditEventFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class AuditEventListView(OrgScopedAPIView):
+class AuditEventListView(ListAPIMixin, OrgScopedAPIView):
     """The organization's audit trail, newest first."""
 
     scope_map = {"GET": "audit.list"}
+    queryset = AuditEvent.objects.none()
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
 
-    def get_queryset(self) -> Any:
+    def scoped_queryset(self) -> Any:
         return AuditEvent.objects.filter(organization_id=self.organization_id)
-
-    def get(self, request: Request, org_slug: str) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -73,10 +73,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code, message = "validation_error", "The request is invalid."
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        code = codes if isinstance(codes, str) else "error"
-        message = str(detail)
+        detail, codes = exc.detail, exc.get_codes()
+        if isinstance(
+            detail, dict
+        ):  # e.g. SimpleJWT: {"detail": ..., "code": ..., "messages": [...]}
+            message = str(detail.get("detail", "The request was refused."))
+            code = str(detail.get("code") or codes.get("detail", "error"))
+        else:
+            message, code = str(detail), codes if isinstance(codes, str) else "error"
         details = getattr(exc, "details", {})
     response.data = error_body(code, message, details)
     return response

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, mixins
 from rest_framework.request import Request
 
 from organizations.permissions import allows
@@ -30,7 +30,30 @@ from organizations.tenancy import OrgContext, enter_org, set_user_claim
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class UserScopedAPIView(generics.GenericAPIView):
+class ScopedAPIView(generics.GenericAPIView):
+    """Shared by both bases: querysets come from :meth:`scoped_queryset`.
+
+    Views declare ``queryset = Model.objects.none()`` only to name their model
+    for OpenAPI generation, which runs without a user or an organization.
+    """
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset.none()
+        return self.scoped_queryset()
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+
+class ListAPIMixin(mixins.ListModelMixin):
+    """``GET`` lists :meth:`get_queryset`, filtered and cursor-paginated."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return self.list(request, *args, **kwargs)
+
+
+class UserScopedAPIView(ScopedAPIView):
     """Signed-in user, no organization: ``/me/``, "my organizations", accepting an invitation."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -39,7 +62,7 @@ class UserScopedAPIView(generics.GenericAPIView):
             set_user_claim(request.user.id)
 
 
-class OrgScopedAPIView(generics.GenericAPIView):
+class OrgScopedAPIView(ScopedAPIView):
     """Everything under ``/api/v1/orgs/{org_slug}/``."""
 
     scope_map: ClassVar[dict[str, str]] = {}
@@ -47,6 +70,8 @@ class OrgScopedAPIView(generics.GenericAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        if not hasattr(self, request.method.lower()):
+            raise exceptions.MethodNotAllowed(request.method)
         org = enter_org(request.user.id, kwargs["org_slug"])
         if org is None:
             raise exceptions.NotFound()

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from organizations import selectors, services
-from organizations.api.base import OrgScopedAPIView, UserScopedAPIView
+from organizations.api.base import ListAPIMixin, OrgScopedAPIView, UserScopedAPIView
 from organizations.api.serializers import (
     InvitationAcceptSerializer,
     InvitationCreateSerializer,
@@ -33,17 +33,14 @@ def _valid(serializer_class: type, request: Request, **kwargs: Any) -> dict[str,
     return serializer.validated_data
 
 
-class OrganizationListView(UserScopedAPIView):
+class OrganizationListView(ListAPIMixin, UserScopedAPIView):
     """My organizations, with my role in each; create one (you become its owner)."""
 
+    queryset = Membership.objects.none()
     serializer_class = MyOrganizationSerializer
 
-    def get_queryset(self) -> Any:
+    def scoped_queryset(self) -> Any:
         return selectors.memberships_of_user(user=self.request.user)
-
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MyOrganizationSerializer(page, many=True).data)
 
     @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer})
     def post(self, request: Request) -> Response:
@@ -87,17 +84,14 @@ class MembershipFilter(django_filters.FilterSet):
         fields = ["role", "email"]
 
 
-class MemberListView(OrgScopedAPIView):
+class MemberListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "member.list"}
+    queryset = Membership.objects.none()
     serializer_class = MembershipSerializer
     filterset_class = MembershipFilter
 
-    def get_queryset(self) -> Any:
+    def scoped_queryset(self) -> Any:
         return selectors.members_of(organization_id=self.organization_id)
-
-    def get(self, request: Request, org_slug: str) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
 
 class MemberDetailView(OrgScopedAPIView):
@@ -157,17 +151,14 @@ class InvitationFilter(django_filters.FilterSet):
         return queryset.filter(id__in=pending) if value else queryset.exclude(id__in=pending)
 
 
-class InvitationListView(OrgScopedAPIView):
+class InvitationListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "invitation.list", "POST": "invitation.create"}
+    queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
     filterset_class = InvitationFilter
 
-    def get_queryset(self) -> Any:
+    def scoped_queryset(self) -> Any:
         return selectors.invitations_of(organization_id=self.organization_id)
-
-    def get(self, request: Request, org_slug: str) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(InvitationSerializer(page, many=True).data)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     def post(self, request: Request, org_slug: str) -> Response:

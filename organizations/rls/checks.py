@@ -138,7 +138,8 @@ def run_checks(using: str = DEFAULT_DB_ALIAS) -> list[Problem]:
             """
             SELECT p.oid::regprocedure::text,
                    coalesce(array_to_string(p.proconfig, ','), '') LIKE '%%search_path=%%',
-                   EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                   EXISTS (SELECT 1
+                             FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE n.nspname IN ('public', 'app') AND p.prosecdef
@@ -199,7 +200,8 @@ def _zero_rows_without_claims(tables: list[str], using: str) -> list[Problem]:
         with transaction.atomic(using=using), conn.cursor() as cursor:
             if value is not None:
                 cursor.execute(
-                    "SELECT set_config('app.user_id', %s, true), set_config('app.org_id', %s, true)",
+                    "SELECT set_config('app.user_id', %s, true),"
+                    " set_config('app.org_id', %s, true)",
                     [value, value],
                 )
             for table in tables:

@@ -37,7 +37,9 @@ def test_app_role_cannot_update_delete_or_truncate_the_audit_table():
 
 def test_every_guarded_table_has_rls_enabled_and_forced():
     tables = guarded_tables()
-    assert {"organizations_organization", "organizations_membership", "audit_auditevent"} <= set(tables)
+    assert {"organizations_organization", "organizations_membership", "audit_auditevent"} <= set(
+        tables
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relname = ANY(%s)"

@@ -35,8 +35,8 @@ class Command(BaseCommand):
         ctx: dict[str, Any] = {}
         steps = seeding_steps()
         with service_context(reason="seed demo data"):
-            for label, step in tqdm(steps, desc="seeding", unit="app", disable=None):
+            for _label, step in tqdm(steps, desc="seeding", unit="app", disable=None):
                 step(ctx)
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data ready ({', '.join(l for l, _ in steps)}).")
+            self.style.SUCCESS(f"Demo data ready ({', '.join(label for label, _ in steps)}).")
         )

@@ -30,8 +30,8 @@ class Command(BaseCommand):
         self.banner(base)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children = [
-            subprocess.Popen([*manage, "db_worker", "--no-startup-delay"]),
-            subprocess.Popen([*manage, "runserver", f"{options['host']}:{options['port']}"]),
+            subprocess.Popen([*manage, "db_worker", "--no-startup-delay"]),  # noqa: S603 - fixed argv
+            subprocess.Popen([*manage, "runserver", f"{options['host']}:{options['port']}"]),  # noqa: S603
         ]
 
         def stop(*_: Any) -> None:

@@ -1,0 +1,109 @@
+"""Staff screens for users. Creating and editing users goes through the
+account services, and every staff change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import Session, User, UserSettings
+from organizations.models import Membership
+
+
+class UserCreationForm(forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    class Meta:
+        model = User
+        fields = ["email", "name", "is_staff"]
+
+
+class UserSettingsInline(admin.StackedInline):
+    model = UserSettings
+    can_delete = False
+    fields = ["theme", "locale", "timezone", "notifications"]
+    readonly_fields = fields
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    fields = ["organization", "role", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    fields = ["created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-last_used_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ["email", "name", "is_staff", "is_active", "created_at", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "created_at"]
+    search_fields = ["email", "name"]
+    ordering = ["email"]
+    readonly_fields = ["id", "created_at", "updated_at", "last_login"]
+    fieldsets = [
+        (None, {"fields": ["id", "email", "password"]}),
+        ("Profile", {"fields": ["name", "avatar_url"]}),
+        (
+            "Access",
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "name", "password", "is_staff"]})
+    ]
+    filter_horizontal = ["groups", "user_permissions"]
+    inlines = [UserSettingsInline, MembershipInline, SessionInline]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return self.inlines if obj else []
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            data = form.cleaned_data
+            created = services.user_create(
+                email=data["email"],
+                password=data["password"],
+                name=data.get("name", ""),
+                is_staff=data.get("is_staff", False),
+            )
+            obj.pk = created.pk
+            services.user_staff_update(actor=request.user, user=created, changes={"created": True})
+            return
+        changes = {
+            name: form.cleaned_data[name] for name in form.changed_data if name != "password"
+        }
+        services.user_staff_update(actor=request.user, user=obj, changes=changes)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting a user could strip an organization of its last owner; deactivate instead.
+        return False

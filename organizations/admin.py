@@ -1,0 +1,237 @@
+"""Staff screens for organizations, memberships and invitations.
+
+Every change staff make here goes through the same services as the API (and
+is audited with ``actor_type=staff``). Admin requests run in the service
+context (see ``StaffAdminServiceContextMiddleware``), so staff see all tenants.
+Memberships and invitations change through admin *actions*, which call the
+services one row at a time and report refusals (such as "last owner").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from config.errors import DomainError
+from organizations import services
+from organizations.models import Invitation, Membership, Organization
+from organizations.permissions import Role
+
+
+def _apply(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    verb: str,
+    change: Callable[[Any], None],
+) -> None:
+    """Run ``change`` on each row in its own savepoint; report what worked and what was refused."""
+    done = 0
+    for obj in queryset:
+        try:
+            with transaction.atomic():
+                change(obj)
+            done += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fields = ["email", "role", "status", "expires_at", "accepted_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "member_count", "suspended_at", "created_at"]
+    list_filter = [("suspended_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["name", "slug", "memberships__user__email"]
+    fields = ["id", "name", "slug", "suspended_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "suspended_at", "created_at", "updated_at"]
+    inlines = [MembershipInline, InvitationInline]
+    actions = ["suspend", "unsuspend"]
+    ordering = ["slug"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(ordering="member_count")
+    def member_count(self, obj: Organization) -> int:
+        return obj.member_count
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # organizations are created by their owner through the API
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        fresh = Organization.objects.get(pk=obj.pk)
+        services.organization_update(actor=request.user, organization=fresh, **fields)
+
+    def delete_model(self, request: HttpRequest, obj: Organization) -> None:
+        services.organization_delete(actor=request.user, organization=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        for org in queryset:
+            services.organization_delete(actor=request.user, organization=org)
+
+    @admin.action(description="Suspend (read-only)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        _apply(
+            self,
+            request,
+            queryset,
+            "Suspended",
+            lambda org: services.organization_set_suspended(
+                actor=request.user, organization=org, suspended=True
+            ),
+        )
+
+    @admin.action(description="Lift suspension")
+    def unsuspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        _apply(
+            self,
+            request,
+            queryset,
+            "Unsuspended",
+            lambda org: services.organization_set_suspended(
+                actor=request.user, organization=org, suspended=False
+            ),
+        )
+
+
+def _role_action(role: str) -> Callable[..., None]:
+    def action(modeladmin: MembershipAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        _apply(
+            modeladmin,
+            request,
+            queryset,
+            f"Made {role}",
+            lambda m: services.member_change_role(
+                actor=request.user, actor_role=Role.OWNER, membership=m, role=role
+            ),
+        )
+
+    action.__name__ = f"make_{role}"
+    return admin.action(description=f"Change role to {role}")(action)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "organization"]
+    search_fields = ["user__email", "user__name", "organization__slug", "organization__name"]
+    readonly_fields = ["id", "organization", "user", "role", "created_at", "updated_at"]
+    actions = [*(_role_action(role) for role in Role.values), "remove"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # "Remove from organization" keeps the last-owner rule
+
+    @admin.action(description="Remove from organization")
+    def remove(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        _apply(
+            self,
+            request,
+            queryset,
+            "Removed",
+            lambda m: services.member_remove(
+                actor=request.user, actor_role=Role.OWNER, membership=m
+            ),
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = [
+        "email",
+        "organization",
+        "role",
+        "status",
+        "expires_at",
+        "send_count",
+        "created_at",
+    ]
+    list_filter = [
+        "role",
+        ("accepted_at", admin.EmptyFieldListFilter),
+        ("revoked_at", admin.EmptyFieldListFilter),
+    ]
+    list_select_related = ["organization"]
+    search_fields = ["email", "organization__slug"]
+    exclude = ["token_hash"]
+    readonly_fields = [
+        "id",
+        "organization",
+        "email",
+        "role",
+        "invited_by",
+        "expires_at",
+        "sent_at",
+        "send_count",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["resend", "revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Resend (new link, new expiry)")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        _apply(
+            self,
+            request,
+            queryset,
+            "Resent",
+            lambda i: services.invitation_resend(actor=request.user, invitation=i),
+        )
+
+    @admin.action(description="Revoke")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        _apply(
+            self,
+            request,
+            queryset,
+            "Revoked",
+            lambda i: services.invitation_revoke(actor=request.user, invitation=i),
+        )

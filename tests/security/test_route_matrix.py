@@ -1,0 +1,110 @@
+"""The cross-tenant route matrix: every org-scoped route x method x persona.
+
+Routes come from the URL configuration, so an endpoint added later is tried
+here without anyone listing it. For each one:
+
+* its view must be an ``OrgScopedAPIView`` and declare the action of every
+  HTTP method it serves in ``scope_map``, and that action must be in the
+  permission matrix — otherwise the suite fails ("missing from the matrix");
+* anonymous -> 401; a member of another organization -> 404 and nothing in
+  the database changes; a member whose role the matrix does not allow -> 403
+  and nothing changes; an allowed role gets past authorization (not
+  401/403/404, never 5xx).
+
+URL kwargs naming an object (``membership_id`` ...) are filled by
+:data:`OBJECT_MAKERS`; a new kwarg without a maker fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from organizations.api.base import OrgScopedAPIView
+from organizations.api.routes import methods_of, org_routes
+from organizations.models import Invitation
+from organizations.permissions import MATRIX, Role
+from organizations.rls.checks import guarded_tables
+from organizations.tenancy import service_context
+from tests.helpers import PERSONAS, Personas, table_checksums
+
+OBJECT_MAKERS: dict[str, Callable[[Personas], Any]] = {
+    "membership_id": lambda p: p.membership(Role.MEMBER).id,
+    "invitation_id": lambda p: _invitation(p).id,
+}
+
+
+def _invitation(p: Personas) -> Invitation:
+    with service_context(reason="test fixture"):
+        return Invitation.objects.create(
+            organization=p.org,
+            email="invitee@example.test",
+            role=Role.MEMBER,
+            expires_at=timezone.now() + timezone.timedelta(days=3),
+        )
+
+
+ROUTE_METHODS = [
+    (route, method) for route in org_routes() for method in methods_of(route.view_class)
+]
+
+
+def test_there_are_org_scoped_routes_to_check():
+    assert len(ROUTE_METHODS) >= 10
+
+
+@pytest.mark.parametrize(
+    ("route", "method"), ROUTE_METHODS, ids=[f"{m} {r}" for r, m in ROUTE_METHODS]
+)
+def test_route_is_declared_in_the_permission_matrix(route, method):
+    assert issubclass(route.view_class, OrgScopedAPIView), f"{route} is not tenant-scoped"
+    action = route.view_class.required_action(method)
+    assert action is not None, f"{method} {route} has no action in scope_map"
+    assert action in MATRIX, f"{method} {route}: action {action!r} is not in the matrix"
+    for kwarg in route.kwargs:
+        assert kwarg == "org_slug" or kwarg in OBJECT_MAKERS, f"{route}: no maker for {kwarg}"
+
+
+def _url(route, personas: Personas) -> str:
+    path = route.pattern
+    values = {"org_slug": personas.org.slug}
+    for kwarg in route.kwargs:
+        if kwarg != "org_slug":
+            values[kwarg] = str(OBJECT_MAKERS[kwarg](personas))
+    for name, value in values.items():
+        for converter in ("slug", "uuid", "int", "str", "path"):
+            path = path.replace(f"<{converter}:{name}>", value)
+    return "/" + path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(
+    ("route", "method"), ROUTE_METHODS, ids=[f"{m} {r}" for r, m in ROUTE_METHODS]
+)
+def test_route_answers_each_persona_as_the_matrix_says(route, method, persona, personas):
+    url = _url(route, personas)
+    action = route.view_class.required_action(method)
+    tables = guarded_tables()
+    before = table_checksums(tables)
+
+    response = personas.client(persona).generic(
+        method, url, data="{}", content_type="application/json"
+    )
+
+    assert response.status_code < 500, response.content
+    body = response.json() if response.content else {}
+    if persona == "anonymous":
+        assert response.status_code == 401
+    elif persona == "outsider":
+        assert response.status_code == 404, body
+    elif persona not in MATRIX[action].roles:
+        assert response.status_code == 403, body
+    else:
+        assert response.status_code not in (401, 403, 404), body
+        return
+    assert set(body) == {"error"} and {"code", "message", "request_id"} <= set(body["error"])
+    assert table_checksums(tables) == before, "a refused request changed data"
