@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import models
 from django.http import HttpRequest
 
 from accounts import services
@@ -78,6 +79,7 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "name", "password", "is_staff"]})
     ]
     filter_horizontal = ["groups", "user_permissions"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [UserSettingsInline, MembershipInline, SessionInline]
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 
@@ -99,10 +100,17 @@ if EMBEDDED_DB:
     }
     DATABASE_ADMIN = {"NAME": "postgres", "USER": embedded_db.SUPERUSER, "HOST": _socket}
 else:
-    _default_db = env.db_url("DATABASE_URL")
-    _owner_db = env.db_url("DATABASE_OWNER_URL", default=env.str("DATABASE_URL"))
+
+    def _db_url(url: str) -> dict:
+        config = env.db_url_config(url)
+        # django-environ keeps a percent-encoded unix-socket directory as is.
+        config["HOST"] = unquote(config.get("HOST") or "")
+        return config
+
+    _default_db = _db_url(env.str("DATABASE_URL"))
+    _owner_db = _db_url(env.str("DATABASE_OWNER_URL", default=env.str("DATABASE_URL")))
     _admin_url = env.str("DATABASE_ADMIN_URL", default="")
-    DATABASE_ADMIN = env.db_url_config(_admin_url) if _admin_url else None
+    DATABASE_ADMIN = _db_url(_admin_url) if _admin_url else None
 
 _db_common = {
     "ENGINE": "django.db.backends.postgresql",
