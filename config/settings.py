@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "organizations",
     "audit",
+    "projects",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +215,26 @@ SIMPLE_JWT = {
 }
 
 INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
+
+# --- Projects (code editor) ------------------------------------------------------
+PROJECT_MAX_FILE_BYTES = env.int("PROJECT_MAX_FILE_BYTES", default=512 * 1024)
+PROJECT_MAX_FILES = env.int("PROJECT_MAX_FILES", default=2000)
+ASSET_MAX_BYTES = env.int("ASSET_MAX_BYTES", default=10 * 1024 * 1024)
+ASSET_ALLOWED_TYPES = env.list(
+    "ASSET_ALLOWED_TYPES",
+    default=[
+        "text/plain", "text/markdown", "text/csv", "application/json", "application/pdf",
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/zip",
+    ],
+)
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    # Local filesystem by default; any Django storage backend (e.g. S3 via django-storages)
+    # is a settings change: STORAGE_BACKEND=storages.backends.s3.S3Storage plus its options.
+    "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # --- Security (production) -----------------------------------------------------
 if PRODUCTION:

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("organizations.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("projects.api.urls")),
 ]
 
 urlpatterns = [

@@ -37,6 +37,40 @@ class Organization(models.Model):
         return self.suspended_at is not None
 
 
+class TenantModel(models.Model):
+    """Base of every table that belongs to one organization.
+
+    ``organization_id`` is on every row, even deep children, so every policy
+    and index has the same shape. Django does not cascade or constrain the
+    references itself (``DO_NOTHING``, ``db_constraint=False``): each app's RLS
+    migration adds composite ``(organization_id, parent_id)`` foreign keys with
+    ``ON DELETE CASCADE``, so a row can never point into another tenant and
+    deletes cascade in the database (append-only children included).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "id"], name="%(app_label)s_%(class)s_org_id_key"
+            )
+        ]
+
+
+def tenant_fk(to: str, *, null: bool = False, related_name: str = "+") -> models.ForeignKey:
+    """A reference to another row of the same tenant (see :class:`TenantModel`)."""
+    return models.ForeignKey(
+        to, on_delete=models.DO_NOTHING, db_constraint=False, null=null, blank=null,
+        related_name=related_name,
+    )
+
+
 class Membership(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

@@ -36,6 +36,9 @@ class Rule:
     minimum: Role | None
     also: frozenset[Role] = frozenset()
     description: str = ""
+    # For actions inside one project: the project role needed ("viewer", "editor", "manager").
+    # The org roles above are then what that means *without* a per-project override.
+    project_role: str | None = None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -47,6 +50,48 @@ class Rule:
 
 def _everyone(description: str) -> Rule:
     return Rule(Role.VIEWER, frozenset({Role.BILLING}), description)
+
+
+# --- projects -------------------------------------------------------------------
+# Inside a project the effective role is one of these, lowest first.
+PROJECT_RANK: dict[str, int] = {"viewer": 1, "editor": 2, "manager": 3}
+
+
+def project_role(org_role: str, override: str | None, *, private: bool) -> str | None:
+    """The caller's role inside one project, or ``None`` if they may not see it.
+
+    Org owners and admins manage every project. Otherwise a ``ProjectMember``
+    row decides (it may *widen* a viewer to editor or *narrow* a member to
+    viewer); without one, members edit and viewers/billing read org-visible
+    projects, and private projects are invisible. The database applies the same
+    rule (``app.hidden_project_ids()``, ``app.readonly_project_ids()``).
+    """
+    if org_role in (Role.OWNER, Role.ADMIN):
+        return "manager"
+    if override:
+        return override
+    if private:
+        return None
+    return "editor" if org_role == Role.MEMBER else "viewer"
+
+
+def allows_in_project(org_role: str, override: str | None, action: str, *, private: bool) -> bool:
+    rule = MATRIX.get(action)
+    role = project_role(org_role, override, private=private)
+    if rule is None or rule.project_role is None or role is None:
+        return False
+    return PROJECT_RANK[role] >= PROJECT_RANK[rule.project_role]
+
+
+def _in_project(needed: str, description: str) -> Rule:
+    """An action inside one project; the org roles are those that hold ``needed`` by default."""
+    by_default = {
+        "viewer": (Role.VIEWER, frozenset({Role.BILLING})),
+        "editor": (Role.MEMBER, frozenset()),
+        "manager": (Role.ADMIN, frozenset()),
+    }
+    minimum, also = by_default[needed]
+    return Rule(minimum, also, description, project_role=needed)
 
 
 MATRIX: dict[str, Rule] = {
@@ -70,6 +115,20 @@ MATRIX: dict[str, Rule] = {
     ),
     "invitation.revoke": Rule(Role.ADMIN, description="Revoke a pending invitation"),
     "audit.list": Rule(Role.ADMIN, description="Read the organization's audit log"),
+    "project.list": _everyone("List the projects you can see; search the organization"),
+    "project.create": Rule(Role.MEMBER, description="Create a project"),
+    "project.view": _in_project("viewer", "See a project, its files, history, chats, jobs, assets"),
+    "project.update": _in_project("editor", "Rename a project, change settings, tags, visibility"),
+    "project.favorite": _in_project("viewer", "Star or unstar a project for yourself"),
+    "project.archive": _in_project("manager", "Archive or unarchive a project"),
+    "project.delete": _in_project("manager", "Delete a project and all its history"),
+    "project.members": _in_project("manager", "Add, change or remove project members"),
+    "project.files.write": _in_project(
+        "editor", "Create, edit, delete, restore files; take and restore snapshots"
+    ),
+    "project.ai.write": _in_project("editor", "Start conversations, add messages, run generations"),
+    "project.jobs.write": _in_project("editor", "Start and cancel jobs"),
+    "project.assets.write": _in_project("editor", "Upload and delete assets and knowledge documents"),
 }
 
 
@@ -133,6 +192,12 @@ def render_markdown() -> str:
         "  both succeed).",
         "- In the database, viewers and billing members cannot write member-owned rows; the",
         "  policies derive the role from the claims (`app.current_role()`).",
+        "- Inside a project the role is `viewer`, `editor` or `manager`. Org owners and admins",
+        "  manage every project. A project member entry may widen (an org viewer made `editor`)",
+        "  or narrow (an org member made `viewer`) the default: members edit, viewers and billing",
+        "  read org-visible projects. Private projects are visible only to their project members",
+        "  and org owners/admins; to everyone else they do not exist (404), also in SQL.",
+        "  The table's org-role columns for project actions show the defaults without an override.",
         "",
     ]
     return "\n".join(lines)

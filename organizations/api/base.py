@@ -77,12 +77,18 @@ class OrgScopedAPIView(ScopedAPIView):
             raise exceptions.NotFound()
         self.org = org
         action = self.required_action(request.method)
-        if action is None or not allows(org.role, action):
-            raise exceptions.PermissionDenied("Your role in this organization does not allow this.")
+        if action is None:
+            raise exceptions.PermissionDenied("This method is not available here.")
+        self.authorize(request, action, kwargs)
         if org.suspended and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(
                 "This organization is suspended and read-only.", code="organization_suspended"
             )
+
+    def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
+        """Refuse (403) unless the caller's org role may perform ``action``."""
+        if not allows(self.org.role, action):
+            raise exceptions.PermissionDenied("Your role in this organization does not allow this.")
 
     @classmethod
     def required_action(cls, method: str) -> str | None:
