@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import Session, User, UserSettings
+from config.admin import ReadOnlyTabularInline
 from organizations.models import Membership
 
 
@@ -32,29 +33,16 @@ class UserSettingsInline(admin.StackedInline):
     readonly_fields = fields
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyTabularInline):
     model = Membership
     fk_name = "user"
     fields = ["organization", "role", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class SessionInline(admin.TabularInline):
+class SessionInline(ReadOnlyTabularInline):
     model = Session
     fields = ["created_at", "last_used_at", "expires_at", "ip_address", "user_agent", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-last_used_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(User)

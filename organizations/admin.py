@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from config.admin import ReadOnlyTabularInline
 from config.errors import DomainError
 from organizations import services
 from organizations.models import Invitation, Membership, Organization
@@ -43,28 +44,14 @@ def _apply(
         modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyTabularInline):
     model = Membership
     fields = ["user", "role", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class InvitationInline(admin.TabularInline):
+class InvitationInline(ReadOnlyTabularInline):
     model = Invitation
     fields = ["email", "role", "status", "expires_at", "accepted_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Organization)
