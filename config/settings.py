@@ -195,6 +195,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several fields are called `role`/`status`; name their enums after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "OrgRoleEnum": "organizations.permissions.Role",
+        "ProjectRoleEnum": "projects.models.ProjectMember.Role",
+        "MessageRoleEnum": "projects.models.Message.Role",
+        "JobStatusEnum": "projects.models.Job.Status",
+        "GenerationStatusEnum": "projects.models.Generation.Status",
+    },
 }
 
 _jwt_key = (

@@ -126,17 +126,17 @@ def tenant_context(
     """Run a block as ``user_id`` (in ``org_slug``), e.g. in a task or a shell.
 
     Opens a transaction (or savepoint); the claims are cleared on the way out
-    so an enclosing transaction does not keep them.
+    so an enclosing transaction does not keep them. If the block fails, the
+    rollback of that savepoint undoes the claims instead (clearing them on an
+    aborted transaction would only mask the real error).
     """
     with transaction.atomic(using=using):
         ctx = enter_org(user_id, org_slug, using=using) if org_slug else None
         if not org_slug:
             set_user_claim(user_id, using=using)
-        try:
-            yield ctx
-        finally:
-            if not connections[using].needs_rollback:
-                clear_claims(using=using)
+        yield ctx
+        if not connections[using].needs_rollback:
+            clear_claims(using=using)
 
 
 # --- elevation ----------------------------------------------------------------

@@ -18,6 +18,9 @@ from django.db import models
 from organizations.models import TenantModel, tenant_fk
 
 USER = settings.AUTH_USER_MODEL
+# How much of a file or document goes into its search vector: PostgreSQL caps a
+# tsvector at 1 MB, which varied text can exceed well below the size limits.
+SEARCHABLE_TEXT_CHARS = 100_000
 
 
 def _user_fk(**kwargs: object) -> models.ForeignKey:

@@ -1,29 +1,199 @@
-"""Reads for projects. Each takes its organization explicitly; RLS applies underneath."""
+"""Reads for projects. Each takes its organization explicitly; RLS applies underneath.
+
+List selectors join or annotate everything their serializers show, so a
+page costs the same number of queries whatever its size.
+"""
 
 from __future__ import annotations
 
+import difflib
 import uuid
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
 
-from projects.models import Project, ProjectMember
+from projects.models import (
+    Favorite,
+    FileRevision,
+    Project,
+    ProjectFile,
+    ProjectMember,
+    Snapshot,
+    SnapshotEntry,
+)
 
 
-def project_for_user(*, organization_id: uuid.UUID, slug: str, user_id: uuid.UUID) -> Project | None:
-    """The project ``slug`` with ``my_override``: the caller's ``ProjectMember`` role, if any.
+def _my_override(user_id: uuid.UUID) -> Subquery:
+    return Subquery(
+        ProjectMember.objects.filter(
+            organization_id=OuterRef("organization_id"), project_id=OuterRef("pk"), user_id=user_id
+        ).values("role")[:1]
+    )
+
+
+def _is_favorite(user_id: uuid.UUID) -> Exists:
+    return Exists(
+        Favorite.objects.filter(
+            organization_id=OuterRef("organization_id"), project_id=OuterRef("pk"), user_id=user_id
+        )
+    )
+
+
+def project_for_user(
+    *, organization_id: uuid.UUID, slug: str, user_id: uuid.UUID
+) -> Project | None:
+    """The project ``slug`` with ``my_override`` (the caller's ``ProjectMember`` role, if
+    any), ``is_favorite`` and its creator.
 
     One query. ``None`` if it does not exist *or* the caller may not see it
     (RLS hides private projects from non-members).
     """
-    override = ProjectMember.objects.filter(
-        organization_id=OuterRef("organization_id"), project_id=OuterRef("pk"), user_id=user_id
-    ).values("role")[:1]
     return (
         Project.objects.filter(organization_id=organization_id, slug=slug)
-        .annotate(my_override=Subquery(override))
+        .select_related("created_by")
+        .defer("search")
+        .annotate(my_override=_my_override(user_id), is_favorite=_is_favorite(user_id))
         .first()
     )
 
 
 def projects_of(*, organization_id: uuid.UUID) -> QuerySet[Project]:
     return Project.objects.filter(organization_id=organization_id)
+
+
+def projects_for_user(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> QuerySet[Project]:
+    """The projects the caller can see, with ``my_override``, ``is_favorite`` and the creator."""
+    return (
+        Project.objects.filter(organization_id=organization_id)
+        .select_related("created_by")
+        .defer("search")
+        .annotate(my_override=_my_override(user_id), is_favorite=_is_favorite(user_id))
+    )
+
+
+def project_members_of(*, project: Project) -> QuerySet[ProjectMember]:
+    return ProjectMember.objects.filter(
+        organization_id=project.organization_id, project_id=project.pk
+    ).select_related("user")
+
+
+def files_of(*, project: Project) -> QuerySet[ProjectFile]:
+    """Every file of the project, deleted ones included, with its head revision's
+    metadata (not its content)."""
+    return (
+        ProjectFile.objects.filter(organization_id=project.organization_id, project_id=project.pk)
+        .select_related("current_revision")
+        .defer("search", "current_revision__content")
+    )
+
+
+def file_of(*, project: Project, file_id: uuid.UUID) -> ProjectFile | None:
+    """One file of the project with its head revision (content included) and its author."""
+    return (
+        ProjectFile.objects.filter(
+            organization_id=project.organization_id, project_id=project.pk, pk=file_id
+        )
+        .select_related("current_revision", "current_revision__author")
+        .defer("search")
+        .first()
+    )
+
+
+def file_ref(*, project: Project, file_id: uuid.UUID) -> ProjectFile | None:
+    """One file of the project without its head revision or search vector: enough to
+    address its history or hand it to a service (which locks and re-reads it)."""
+    return (
+        ProjectFile.objects.filter(
+            organization_id=project.organization_id, project_id=project.pk, pk=file_id
+        )
+        .only("id", "organization_id", "project_id", "path", "current_revision_id", "deleted_at")
+        .first()
+    )
+
+
+def revisions_of(*, file: ProjectFile) -> QuerySet[FileRevision]:
+    """A file's revisions without their content."""
+    return (
+        FileRevision.objects.filter(organization_id=file.organization_id, file_id=file.pk)
+        .select_related("author")
+        .defer("content")
+    )
+
+
+def revision_of(*, file: ProjectFile, number: int) -> FileRevision | None:
+    return (
+        FileRevision.objects.filter(
+            organization_id=file.organization_id, file_id=file.pk, number=number
+        )
+        .select_related("author")
+        .first()
+    )
+
+
+def revision_diff(*, file: ProjectFile, from_number: int, to_number: int) -> str | None:
+    """Unified diff from revision ``from_number`` to ``to_number``; ``None`` if one is missing."""
+    contents = dict(
+        FileRevision.objects.filter(
+            organization_id=file.organization_id,
+            file_id=file.pk,
+            number__in={from_number, to_number},
+        ).values_list("number", "content")
+    )
+    if from_number not in contents or to_number not in contents:
+        return None
+    return "".join(
+        difflib.unified_diff(
+            contents[from_number].splitlines(keepends=True),
+            contents[to_number].splitlines(keepends=True),
+            fromfile=f"a/{file.path}@{from_number}",
+            tofile=f"b/{file.path}@{to_number}",
+        )
+    )
+
+
+def snapshots_of(*, project: Project) -> QuerySet[Snapshot]:
+    return (
+        Snapshot.objects.filter(organization_id=project.organization_id, project_id=project.pk)
+        .select_related("created_by")
+        .annotate(file_count=Count("entries"))
+    )
+
+
+def snapshot_of(*, project: Project, snapshot_id: uuid.UUID) -> Snapshot | None:
+    """One snapshot with its entries (file path and revision number; no content)."""
+    entries = (
+        SnapshotEntry.objects.select_related("file", "revision")
+        .defer("file__search", "revision__content")
+        .order_by("file__path", "id")
+    )
+    return (
+        Snapshot.objects.filter(
+            organization_id=project.organization_id, project_id=project.pk, pk=snapshot_id
+        )
+        .select_related("created_by")
+        .annotate(file_count=Count("entries"))
+        .prefetch_related(Prefetch("entries", queryset=entries, to_attr="entry_list"))
+        .first()
+    )
+
+
+def project_document(*, project: Project) -> Project:
+    """``project`` with ``document_members`` and ``document_files`` (every live file with
+    its head revision, content included), for the whole-project document.
+
+    Two queries, whatever the number of files or members (the project itself
+    was loaded by the view).
+    """
+    project.document_members = list(
+        project_members_of(project=project).order_by("created_at", "id")
+    )
+    project.document_files = list(
+        ProjectFile.objects.filter(
+            organization_id=project.organization_id,
+            project_id=project.pk,
+            deleted_at__isnull=True,
+        )
+        .select_related("current_revision")
+        .defer("search")
+        .order_by("path")
+    )
+    return project

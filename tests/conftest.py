@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -59,6 +61,12 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
 def personas(db: None) -> Personas:
     """Org ``acme`` with one user per role, org ``globex`` whose owner is the outsider."""
     return make_personas()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    """Uploaded and produced files go to a per-test directory, never into .data/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ from psycopg import sql
 
 from organizations.rls.checks import guarded_tables, run_checks
 from organizations.tenancy import clear_claims, enter_org, service_context
-from tests.helpers import client_for, make_user
+from tests.helpers import make_user
+from tests.security.objects import fill_tenant_tables
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +26,9 @@ def _counts(tables: list[str]) -> dict[str, int]:
 
 def _tables_with_rows(personas) -> list[str]:
     """Guarded tables, after making sure each has rows for the checks to hide."""
-    client_for(personas.user("owner")).post(
-        "/api/v1/orgs/acme/invitations/", {"email": "x@example.test"}, format="json"
-    )
+    fill_tenant_tables(personas)
     # In production the request's transaction ends with it; here the test's
-    # transaction outlives the request, so drop the claims it left behind.
+    # transaction outlives any request, so drop claims left behind.
     clear_claims()
     tables = guarded_tables()
     with service_context(reason="test: check every table has rows"):

@@ -17,6 +17,7 @@ from django.db import connection
 
 from organizations.rls.checks import guarded_tables
 from organizations.tenancy import service_context
+from tests.security.objects import fill_tenant_tables
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,9 +50,7 @@ def _database_url() -> str:
 
 
 def test_shell_as_the_default_role_sees_zero_rows_in_every_tenant_table(personas):
-    personas.client("owner").post(
-        "/api/v1/orgs/acme/invitations/", {"email": "x@example.test"}, format="json"
-    )
+    fill_tenant_tables(personas)
     tables = guarded_tables()
     with service_context(reason="test: the data exists"), connection.cursor() as cursor:
         for table in tables:

@@ -1,0 +1,284 @@
+"""Input and output serializers of the workspace API (projects, members, files, snapshots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from config.api.serializers import InputSerializer
+from organizations.permissions import project_role
+from projects.models import FileRevision, Project, ProjectFile, ProjectMember, Snapshot
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(editor|viewer)$",
+        "description": "Project role: `editor` or `viewer`.",
+    }
+)
+class ProjectRoleField(serializers.ChoiceField):
+    """``editor`` or ``viewer``.
+
+    Described in OpenAPI without an ``enum``: drf-spectacular would name it
+    ``RoleEnum`` like the organization roles and fail on the collision. With
+    ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` naming both sets this can
+    become a plain ``ChoiceField``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=ProjectMember.Role.choices, **kwargs)
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+class WorkspaceUserSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project as the caller sees it: ``my_role`` is their effective role in it
+    (needs ``org_role`` in the serializer context), ``favorite`` whether they starred it."""
+
+    created_by = WorkspaceUserSerializer(allow_null=True, read_only=True)
+    archived = serializers.SerializerMethodField()
+    favorite = serializers.SerializerMethodField()
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "tags",
+            "visibility",
+            "settings",
+            "archived",
+            "archived_at",
+            "favorite",
+            "my_role",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_archived(self, project: Project) -> bool:
+        return project.archived_at is not None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_favorite(self, project: Project) -> bool:
+        return bool(getattr(project, "is_favorite", False))
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["manager", "editor", "viewer"], allow_null=True)
+    )
+    def get_my_role(self, project: Project) -> str | None:
+        return project_role(
+            self.context["org_role"],
+            getattr(project, "my_override", None),
+            private=project.visibility == Project.Visibility.PRIVATE,
+        )
+
+
+class ProjectMemberSerializer(serializers.ModelSerializer):
+    user = WorkspaceUserSerializer(read_only=True)
+    role = ProjectRoleField(read_only=True)
+
+    class Meta:
+        model = ProjectMember
+        fields = ["id", "user", "role", "created_at"]
+        read_only_fields = fields
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    """A revision without its content."""
+
+    author = WorkspaceUserSerializer(allow_null=True, read_only=True)
+    generation = serializers.UUIDField(source="generation_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = FileRevision
+        fields = ["id", "number", "sha256", "size", "author", "message", "generation", "created_at"]
+        read_only_fields = fields
+
+
+class RevisionDetailSerializer(RevisionSerializer):
+    class Meta(RevisionSerializer.Meta):
+        fields = [*RevisionSerializer.Meta.fields, "content"]
+        read_only_fields = fields
+
+
+class FileSerializer(serializers.ModelSerializer):
+    """A file in a list: head revision number and hash, no content."""
+
+    revision = serializers.IntegerField(source="current_revision.number", default=None)
+    sha256 = serializers.CharField(source="current_revision.sha256", default=None)
+    deleted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProjectFile
+        fields = [
+            "id",
+            "path",
+            "size",
+            "revision",
+            "sha256",
+            "deleted",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_deleted(self, file: ProjectFile) -> bool:
+        return file.deleted_at is not None
+
+
+class FileDetailSerializer(FileSerializer):
+    """A file with its head content and the head revision's details."""
+
+    content = serializers.CharField(source="current_revision.content", default="")
+    head = RevisionSerializer(source="current_revision", allow_null=True, read_only=True)
+
+    class Meta(FileSerializer.Meta):
+        fields = [*FileSerializer.Meta.fields, "content", "head"]
+        read_only_fields = fields
+
+
+class DocumentFileSerializer(serializers.ModelSerializer):
+    revision = serializers.IntegerField(source="current_revision.number", default=None)
+    sha256 = serializers.CharField(source="current_revision.sha256", default=None)
+    content = serializers.CharField(source="current_revision.content", default="")
+
+    class Meta:
+        model = ProjectFile
+        fields = ["id", "path", "revision", "sha256", "size", "content", "updated_at"]
+        read_only_fields = fields
+
+
+class ProjectDocumentSerializer(ProjectSerializer):
+    """The whole project: its fields and settings, its members, every live file at head."""
+
+    members = ProjectMemberSerializer(many=True, read_only=True, source="document_members")
+    files = DocumentFileSerializer(many=True, read_only=True, source="document_files")
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "members", "files"]
+        read_only_fields = fields
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    created_by = WorkspaceUserSerializer(allow_null=True, read_only=True)
+    file_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Snapshot
+        fields = ["id", "name", "description", "file_count", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class SnapshotEntrySerializer(serializers.Serializer):
+    file = serializers.UUIDField(source="file_id")
+    path = serializers.CharField(source="file.path")
+    file_deleted = serializers.SerializerMethodField()
+    revision = serializers.IntegerField(source="revision.number")
+    sha256 = serializers.CharField(source="revision.sha256")
+    size = serializers.IntegerField(source="revision.size")
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_file_deleted(self, entry: Any) -> bool:
+        return entry.file.deleted_at is not None
+
+
+class SnapshotDetailSerializer(SnapshotSerializer):
+    entries = SnapshotEntrySerializer(many=True, read_only=True, source="entry_list")
+
+    class Meta(SnapshotSerializer.Meta):
+        fields = [*SnapshotSerializer.Meta.fields, "entries"]
+        read_only_fields = fields
+
+
+class SnapshotRestoreResultSerializer(serializers.Serializer):
+    restored = serializers.IntegerField(help_text="Files that got a new revision.")
+    undeleted = serializers.IntegerField(help_text="Deleted files brought back.")
+    deleted = serializers.IntegerField(help_text="Files created since the snapshot, now deleted.")
+    unchanged = serializers.IntegerField(help_text="Files already as in the snapshot.")
+
+
+# ``from`` is a Python keyword, so this one is built from a dict of fields.
+RevisionDiffSerializer = type(
+    "RevisionDiffSerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.IntegerField(),
+        "to": serializers.IntegerField(),
+        "diff": serializers.CharField(help_text="Unified diff (empty when identical)."),
+    },
+)
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+class ProjectCreateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=60, required=False)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=20, required=False
+    )
+    visibility = serializers.ChoiceField(choices=Project.Visibility.choices, required=False)
+    settings = serializers.DictField(required=False)
+
+
+class ProjectUpdateSerializer(ProjectCreateSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+
+
+class ProjectMemberCreateSerializer(InputSerializer):
+    user = serializers.CharField(max_length=254, help_text="User id or email of an org member.")
+    role = ProjectRoleField()
+
+
+class ProjectMemberUpdateSerializer(InputSerializer):
+    role = ProjectRoleField()
+
+
+def _content(**kwargs: Any) -> serializers.CharField:
+    # Content is kept byte for byte: no trimming.
+    return serializers.CharField(allow_blank=True, trim_whitespace=False, **kwargs)
+
+
+class FileCreateSerializer(InputSerializer):
+    path = serializers.CharField(max_length=1000)
+    content = _content(required=False, default="")
+    message = serializers.CharField(max_length=300, allow_blank=True, required=False, default="")
+
+
+class FileUpdateSerializer(InputSerializer):
+    path = serializers.CharField(max_length=1000, required=False)
+    content = _content(required=False)
+    message = serializers.CharField(max_length=300, allow_blank=True, required=False, default="")
+
+
+class FileRestoreSerializer(InputSerializer):
+    revision = serializers.IntegerField(min_value=1)
+    message = serializers.CharField(max_length=300, allow_blank=True, required=False, default="")
+
+
+class SnapshotCreateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(
+        max_length=2000, allow_blank=True, required=False, default=""
+    )

@@ -1,0 +1,172 @@
+"""Full-text search over an organization's projects, files and knowledge documents.
+
+PostgreSQL full text search: ``websearch_to_tsquery('english', q)`` against
+the ``search`` tsvector columns (``Project.search`` and ``Asset.search`` are
+generated columns, ``ProjectFile.search`` is kept up to date by the file
+services), ranked with ``ts_rank`` and summarised with ``ts_headline``.
+
+Visibility is the database's business: the rows are loaded as the caller
+under RLS, so private projects the caller is not on — and their files and
+documents — simply are not there (the index-driven id search in
+``app.search_*()`` applies the same restrictions). Only live files and ``knowledge`` assets
+are searched. Results are bounded: the best ``limit`` of each kind are
+fetched, merged by rank and cut to ``limit``: a fixed number of queries
+(two per kind) whatever the size of the organization.
+
+Headlines are HTML-safe: the text is escaped and matches are wrapped in
+``<mark>...</mark>``.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.db import connection
+from django.db.models import QuerySet, TextField, Value
+from django.db.models.functions import Concat
+
+from projects.models import Asset, Project, ProjectFile
+
+TYPES = ("project", "file", "knowledge")
+MAX_QUERY_LENGTH = 200
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 50
+_START, _STOP = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True)
+class Hit:
+    type: str
+    id: uuid.UUID
+    rank: float
+    title: str
+    headline: str
+    project: dict[str, Any]
+    path: str | None = None
+
+
+def _headline(expression: Any, query: SearchQuery) -> SearchHeadline:
+    return SearchHeadline(
+        expression,
+        query,
+        config="english",
+        start_sel=_START,
+        stop_sel=_STOP,
+        max_words=24,
+        min_words=8,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
+
+
+def _safe(headline: str | None) -> str:
+    return (
+        html.escape(headline or "", quote=False).replace(_START, "<mark>").replace(_STOP, "</mark>")
+    )
+
+
+def _ranked(queryset: QuerySet[Any], kind: str, q: str, limit: int) -> list[Any]:
+    """The best ``limit`` rows of ``queryset`` for ``q``, each with ``rank``.
+
+    Two steps, because under RLS PostgreSQL will not drive a non-LEAKPROOF
+    ``@@`` through the GIN index: ``app.search_<kind>()`` finds the ids with the
+    index (restricted to the current org and visible projects, see
+    ``migrations/0004_search_functions.py``), then the rows are loaded as the
+    caller, so RLS checks each one again.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, rank FROM app.search_{kind}(websearch_to_tsquery('english', %s), %s)",
+            [q, limit],
+        )
+        ranks = dict(cursor.fetchall())
+    rows = list(queryset.filter(id__in=list(ranks)))
+    for row in rows:
+        row.rank = ranks[row.id]
+    return sorted(rows, key=lambda row: (-row.rank, str(row.id)))
+
+
+def _project_of(row: Any) -> dict[str, Any]:
+    project = row.project
+    return {"id": project.id, "slug": project.slug, "name": project.name}
+
+
+def search(
+    *, organization_id: uuid.UUID, q: str, types: tuple[str, ...] = TYPES, limit: int = 20
+) -> list[Hit]:
+    """The best ``limit`` matches for ``q`` among ``types``, best first."""
+    query = SearchQuery(q, search_type="websearch", config="english")
+    hits: list[Hit] = []
+    if "project" in types:
+        projects = _ranked(
+            Project.objects.filter(organization_id=organization_id)
+            .only("id", "name", "slug")
+            .annotate(
+                headline=_headline(
+                    Concat("name", Value(". "), "description", output_field=TextField()), query
+                ),
+            ),
+            "projects",
+            q,
+            limit,
+        )
+        hits += [
+            Hit(
+                type="project",
+                id=p.id,
+                rank=p.rank,
+                title=p.name,
+                headline=_safe(p.headline),
+                project={"id": p.id, "slug": p.slug, "name": p.name},
+            )
+            for p in projects
+        ]
+    if "file" in types:
+        files = _ranked(
+            ProjectFile.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
+            .select_related("project")
+            .only("id", "path", "project__id", "project__slug", "project__name")
+            .annotate(headline=_headline("current_revision__content", query)),
+            "files",
+            q,
+            limit,
+        )
+        hits += [
+            Hit(
+                type="file",
+                id=f.id,
+                rank=f.rank,
+                title=f.path,
+                headline=_safe(f.headline),
+                project=_project_of(f),
+                path=f.path,
+            )
+            for f in files
+        ]
+    if "knowledge" in types:
+        documents = _ranked(
+            Asset.objects.filter(organization_id=organization_id, kind=Asset.Kind.KNOWLEDGE)
+            .select_related("project")
+            .only("id", "title", "filename", "project__id", "project__slug", "project__name")
+            .annotate(headline=_headline("text", query)),
+            "knowledge",
+            q,
+            limit,
+        )
+        hits += [
+            Hit(
+                type="knowledge",
+                id=a.id,
+                rank=a.rank,
+                title=a.title or a.filename,
+                headline=_safe(a.headline),
+                project=_project_of(a),
+            )
+            for a in documents
+        ]
+    hits.sort(key=lambda hit: (-hit.rank, hit.type, str(hit.id)))
+    return hits[:limit]

@@ -1,0 +1,227 @@
+"""Full-text search across projects, files and knowledge documents."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from organizations.tenancy import service_context
+from projects.models import Project, ProjectMember
+from projects.services.files import file_delete
+from tests.projects.makers_activity import (
+    add_project_member,
+    make_asset,
+    make_file,
+    make_project,
+    search_url,
+    use_fresh_media_root,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    return use_fresh_media_root(settings, tmp_path)
+
+
+def search(personas, query, persona="member", org_slug="acme"):
+    response = personas.client(persona).get(search_url(org_slug=org_slug), query)
+    assert response.status_code == 200, response.json()
+    return response.json()["results"]
+
+
+def found(results):
+    return [(hit["type"], hit["title"]) for hit in results]
+
+
+def test_search_finds_a_project_by_its_description(personas):
+    make_project(personas.org, "atlas", name="Atlas", description="Maps of the ocean floor")
+
+    results = search(personas, {"q": "ocean"})
+
+    assert found(results) == [("project", "Atlas")]
+    assert results[0]["project"]["slug"] == "atlas"
+    assert "<mark>ocean</mark>" in results[0]["headline"]
+
+
+def test_search_finds_a_file_by_its_content(personas):
+    project = make_project(personas.org, "demo")
+    make_file(project, "src/billing.py", "def compute_invoice_totals():\n    pass\n")
+    make_file(project, "src/other.py", "print('unrelated')\n")
+
+    results = search(personas, {"q": "invoice"})
+
+    assert found(results) == [("file", "src/billing.py")]
+    assert results[0]["path"] == "src/billing.py"
+    assert results[0]["project"] == {"id": str(project.id), "slug": "demo", "name": "Demo"}
+
+
+def test_search_ignores_deleted_files(personas):
+    project = make_project(personas.org, "demo")
+    file = make_file(project, "gone.txt", "zeppelin")
+    with service_context(reason="test fixture"):
+        file_delete(actor=personas.users["owner"], file=file)
+
+    assert search(personas, {"q": "zeppelin"}) == []
+
+
+def test_search_finds_knowledge_documents_but_not_other_uploads(personas, media_root):
+    project = make_project(personas.org, "demo")
+    member = personas.users["member"]
+    make_asset(
+        project,
+        member,
+        name="style.md",
+        content=b"# Style guide\nAlways use tabs for indentation.\n",
+        content_type="text/markdown",
+        kind="knowledge",
+        title="Style guide",
+    )
+    make_asset(project, member, name="plain.txt", content=b"indentation matters here too\n")
+
+    results = search(personas, {"q": "indentation"})
+
+    assert found(results) == [("knowledge", "Style guide")]
+    assert "<mark>indentation</mark>" in results[0]["headline"]
+
+
+def test_a_private_projects_files_are_hidden_from_members_not_on_it(personas):
+    private = make_project(personas.org, "secret", visibility=Project.Visibility.PRIVATE)
+    make_file(private, "plan.md", "the quokka initiative")
+    public = make_project(personas.org, "open")
+    make_file(public, "notes.md", "quokka sightings")
+
+    assert found(search(personas, {"q": "quokka"}, "member")) == [("file", "notes.md")]
+    assert found(search(personas, {"q": "quokka"}, "viewer")) == [("file", "notes.md")]
+    assert sorted(found(search(personas, {"q": "quokka"}, "admin"))) == [
+        ("file", "notes.md"),
+        ("file", "plan.md"),
+    ]
+
+
+def test_a_private_project_is_found_by_its_project_members(personas):
+    private = make_project(
+        personas.org, "secret", name="Secret", visibility=Project.Visibility.PRIVATE
+    )
+    make_file(private, "plan.md", "the quokka initiative")
+    add_project_member(private, personas.users["viewer"], ProjectMember.Role.VIEWER)
+
+    assert sorted(found(search(personas, {"q": "secret quokka"}, "member"))) == []
+    assert found(search(personas, {"q": "quokka"}, "viewer")) == [("file", "plan.md")]
+    assert found(search(personas, {"q": "secret"}, "viewer")) == [("project", "Secret")]
+
+
+def test_another_organizations_data_is_never_found(personas):
+    make_file(make_project(personas.other_org, "theirs"), "x.md", "platypus")
+
+    assert search(personas, {"q": "platypus"}, "owner") == []
+    assert found(search(personas, {"q": "platypus"}, "outsider", "globex")) == [("file", "x.md")]
+
+
+def test_a_member_of_another_org_gets_404(personas):
+    response = personas.client("outsider").get(search_url(), {"q": "anything"})
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["viewer", "billing"])
+def test_everyone_in_the_org_may_search(personas, persona):
+    make_project(personas.org, "atlas", description="ocean maps")
+
+    assert len(search(personas, {"q": "ocean"}, persona)) == 1
+
+
+def test_types_restrict_what_is_searched(personas):
+    project = make_project(personas.org, "kelp", name="Kelp", description="kelp forests")
+    make_file(project, "kelp.md", "kelp kelp kelp")
+
+    assert found(search(personas, {"q": "kelp", "types": "project"})) == [("project", "Kelp")]
+    assert found(search(personas, {"q": "kelp", "types": "file"})) == [("file", "kelp.md")]
+
+
+def test_results_are_ranked_best_first(personas):
+    project = make_project(personas.org, "demo")
+    make_file(project, "once.md", "a walrus appeared. " + "filler text. " * 40)
+    make_file(project, "often.md", "walrus walrus walrus: the walrus report on walrus")
+
+    results = search(personas, {"q": "walrus", "types": "file"})
+
+    assert [hit["title"] for hit in results] == ["often.md", "once.md"]
+    assert results[0]["rank"] > results[1]["rank"]
+
+
+def test_websearch_syntax_is_understood(personas):
+    project = make_project(personas.org, "demo")
+    make_file(project, "a.md", "red panda")
+    make_file(project, "b.md", "red fox")
+
+    assert found(search(personas, {"q": "red -fox", "types": "file"})) == [("file", "a.md")]
+    assert found(search(personas, {"q": '"red panda"', "types": "file"})) == [("file", "a.md")]
+
+
+def test_results_are_bounded_by_the_limit(personas):
+    project = make_project(personas.org, "demo")
+    for n in range(8):
+        make_file(project, f"f{n}.md", "narwhal")
+
+    assert len(search(personas, {"q": "narwhal", "limit": "5"})) == 5
+    assert len(search(personas, {"q": "narwhal"})) == 8
+
+
+def test_headlines_are_html_escaped(personas):
+    project = make_project(personas.org, "demo")
+    make_file(project, "x.html", "<img src=x onerror=alert(1)> the lemur & friends")
+
+    [hit] = search(personas, {"q": "lemur"})
+
+    assert "<img" not in hit["headline"]
+    assert hit["headline"].endswith("&gt; the <mark>lemur</mark> &amp; friends")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"q": ""},
+        {"q": "   "},
+        {"q": "x" * 201},
+        {"q": "ok", "types": "project,spaceships"},
+        {"q": "ok", "types": ""},
+        {"q": "ok", "limit": "0"},
+        {"q": "ok", "limit": "51"},
+        {"q": "ok", "sort": "name"},
+    ],
+)
+def test_bad_queries_are_a_400(personas, query):
+    response = personas.client("member").get(search_url(), query)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_a_query_of_only_stop_words_finds_nothing(personas):
+    make_project(personas.org, "demo", description="the and of")
+
+    assert search(personas, {"q": "the"}) == []
+
+
+def test_search_costs_a_fixed_number_of_queries(personas):
+    project = make_project(personas.org, "demo", description="capybara")
+    client = personas.client("member")
+
+    def measure():
+        client.get(search_url(), {"q": "capybara"})
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(search_url(), {"q": "capybara"})
+        return len(queries), len(response.json()["results"])
+
+    make_file(project, "one.md", "capybara")
+    few = measure()
+    for n in range(10):
+        make_file(project, f"more{n}.md", "capybara")
+    many = measure()
+
+    assert (few[1], many[1]) == (2, 12)
+    assert few[0] == many[0]

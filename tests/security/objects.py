@@ -1,0 +1,49 @@
+"""Objects for the isolation suite: a maker for every URL kwarg, and a way to
+put rows in every tenant table.
+
+Each app's tests contribute makers for the URL kwargs their routes introduce;
+the route-matrix test fails on a kwarg with no maker, and the raw-SQL tests
+fail on a guarded table left empty — so a new app is covered by extending
+this file, not by remembering to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from organizations.models import Invitation
+from organizations.permissions import Role
+from organizations.tenancy import service_context
+from tests.helpers import Personas
+from tests.projects.makers_activity import ACTIVITY_MAKERS
+from tests.projects.makers_workspace import WORKSPACE_MAKERS
+
+
+def _invitation(p: Personas) -> Invitation:
+    with service_context(reason="test fixture"):
+        invitation = Invitation.objects.filter(
+            organization=p.org, email="invitee@example.test"
+        ).first()
+        return invitation or Invitation.objects.create(
+            organization=p.org,
+            email="invitee@example.test",
+            role=Role.MEMBER,
+            expires_at=timezone.now() + timezone.timedelta(days=3),
+        )
+
+
+OBJECT_MAKERS: dict[str, Callable[[Personas], Any]] = {
+    "membership_id": lambda p: p.membership(Role.MEMBER).id,
+    "invitation_id": lambda p: _invitation(p).id,
+    **WORKSPACE_MAKERS,
+    **ACTIVITY_MAKERS,
+}
+
+
+def fill_tenant_tables(personas: Personas) -> None:
+    """Make every object a route can name, so every tenant table has rows."""
+    for maker in OBJECT_MAKERS.values():
+        maker(personas)
