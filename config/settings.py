@@ -231,8 +231,16 @@ ASSET_MAX_BYTES = env.int("ASSET_MAX_BYTES", default=10 * 1024 * 1024)
 ASSET_ALLOWED_TYPES = env.list(
     "ASSET_ALLOWED_TYPES",
     default=[
-        "text/plain", "text/markdown", "text/csv", "application/json", "application/pdf",
-        "image/png", "image/jpeg", "image/gif", "image/webp", "application/zip",
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "application/json",
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/zip",
     ],
 )
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
@@ -240,7 +248,9 @@ MEDIA_URL = "media/"
 STORAGES = {
     # Local filesystem by default; any Django storage backend (e.g. S3 via django-storages)
     # is a settings change: STORAGE_BACKEND=storages.backends.s3.S3Storage plus its options.
-    "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": {
+        "BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

@@ -138,5 +138,3 @@ class AssetAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Asset._meta.fields if f.name not in ("search", "text")]
-
-

@@ -24,8 +24,9 @@ SEARCHABLE_TEXT_CHARS = 100_000
 
 
 def _user_fk(**kwargs: object) -> models.ForeignKey:
-    return models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="+", **kwargs)
+    return models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", **kwargs
+    )
 
 
 class Project(TenantModel):
@@ -51,10 +52,14 @@ class Project(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "slug"], name="project_unique_org_slug"),
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="project_unique_org_slug"
+            ),
         ]
         indexes = [
-            models.Index(fields=["organization", "-created_at", "-id"], name="project_org_created_idx"),
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="project_org_created_idx"
+            ),
             models.Index(fields=["organization", "visibility"], name="project_org_visibility_idx"),
             GinIndex(fields=["search"], name="project_search_idx"),
         ]
@@ -77,7 +82,9 @@ class ProjectMember(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "project", "user"], name="projectmember_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "project", "user"], name="projectmember_unique"
+            ),
         ]
         indexes = [models.Index(fields=["organization", "user"], name="projectmember_org_user_idx")]
 
@@ -92,7 +99,9 @@ class Favorite(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "project", "user"], name="favorite_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "project", "user"], name="favorite_unique"
+            ),
         ]
         indexes = [models.Index(fields=["organization", "user"], name="favorite_org_user_idx")]
 
@@ -116,12 +125,15 @@ class ProjectFile(TenantModel):
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(
-                fields=["organization", "project", "path"], condition=models.Q(deleted_at__isnull=True),
+                fields=["organization", "project", "path"],
+                condition=models.Q(deleted_at__isnull=True),
                 name="projectfile_unique_live_path",
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "project", "path"], name="projectfile_org_path_idx"),
+            models.Index(
+                fields=["organization", "project", "path"], name="projectfile_org_path_idx"
+            ),
             GinIndex(fields=["search"], name="projectfile_search_idx"),
         ]
 
@@ -147,9 +159,13 @@ class FileRevision(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "file", "number"], name="filerevision_unique_number"),
+            models.UniqueConstraint(
+                fields=["organization", "file", "number"], name="filerevision_unique_number"
+            ),
         ]
-        indexes = [models.Index(fields=["organization", "file", "-number"], name="filerevision_file_idx")]
+        indexes = [
+            models.Index(fields=["organization", "file", "-number"], name="filerevision_file_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_id}@{self.number}"
@@ -168,9 +184,15 @@ class Snapshot(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "project", "name"], name="snapshot_unique_name"),
+            models.UniqueConstraint(
+                fields=["organization", "project", "name"], name="snapshot_unique_name"
+            ),
         ]
-        indexes = [models.Index(fields=["organization", "project", "-created_at"], name="snapshot_project_idx")]
+        indexes = [
+            models.Index(
+                fields=["organization", "project", "-created_at"], name="snapshot_project_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -187,9 +209,13 @@ class SnapshotEntry(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.UniqueConstraint(fields=["organization", "snapshot", "file"], name="snapshotentry_unique_file"),
+            models.UniqueConstraint(
+                fields=["organization", "snapshot", "file"], name="snapshotentry_unique_file"
+            ),
         ]
-        indexes = [models.Index(fields=["organization", "snapshot"], name="snapshotentry_snapshot_idx")]
+        indexes = [
+            models.Index(fields=["organization", "snapshot"], name="snapshotentry_snapshot_idx")
+        ]
 
 
 class Conversation(TenantModel):
@@ -200,7 +226,10 @@ class Conversation(TenantModel):
 
     class Meta(TenantModel.Meta):
         indexes = [
-            models.Index(fields=["organization", "project", "-created_at", "-id"], name="conversation_project_idx")
+            models.Index(
+                fields=["organization", "project", "-created_at", "-id"],
+                name="conversation_project_idx",
+            )
         ]
 
     def __str__(self) -> str:
@@ -225,7 +254,10 @@ class Message(TenantModel):
 
     class Meta(TenantModel.Meta):
         indexes = [
-            models.Index(fields=["organization", "conversation", "created_at", "id"], name="message_conversation_idx")
+            models.Index(
+                fields=["organization", "conversation", "created_at", "id"],
+                name="message_conversation_idx",
+            )
         ]
 
 
@@ -254,7 +286,10 @@ class Generation(TenantModel):
 
     class Meta(TenantModel.Meta):
         indexes = [
-            models.Index(fields=["organization", "project", "-created_at", "-id"], name="generation_project_idx")
+            models.Index(
+                fields=["organization", "project", "-created_at", "-id"],
+                name="generation_project_idx",
+            )
         ]
 
 
@@ -285,9 +320,15 @@ class Job(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = [
             *TenantModel.Meta.constraints,
-            models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_max_100"),
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="job_progress_max_100"
+            ),
         ]
-        indexes = [models.Index(fields=["organization", "project", "-created_at", "-id"], name="job_project_idx")]
+        indexes = [
+            models.Index(
+                fields=["organization", "project", "-created_at", "-id"], name="job_project_idx"
+            )
+        ]
 
 
 class Asset(TenantModel):
@@ -316,7 +357,9 @@ class Asset(TenantModel):
 
     class Meta(TenantModel.Meta):
         indexes = [
-            models.Index(fields=["organization", "project", "-created_at", "-id"], name="asset_project_idx"),
+            models.Index(
+                fields=["organization", "project", "-created_at", "-id"], name="asset_project_idx"
+            ),
             GinIndex(fields=["search"], name="asset_search_idx"),
         ]
 

@@ -28,14 +28,20 @@ class ProjectScopedAPIView(OrgScopedAPIView):
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         project = selectors.project_for_user(
-            organization_id=self.organization_id, slug=url_kwargs["project_slug"], user_id=request.user.id
+            organization_id=self.organization_id,
+            slug=url_kwargs["project_slug"],
+            user_id=request.user.id,
         )
         if project is None:
             raise exceptions.NotFound()
         private = project.visibility == Project.Visibility.PRIVATE
         if not allows_in_project(self.org.role, project.my_override, action, private=private):
             raise exceptions.PermissionDenied("Your role in this project does not allow this.")
-        if project.archived_at and request.method not in SAFE_METHODS and action not in ALLOWED_WHEN_ARCHIVED:
+        if (
+            project.archived_at
+            and request.method not in SAFE_METHODS
+            and action not in ALLOWED_WHEN_ARCHIVED
+        ):
             raise Conflict("This project is archived; unarchive it first.", code="project_archived")
         self.project = project
 

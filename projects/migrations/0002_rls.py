@@ -134,7 +134,9 @@ def _forward() -> str:
                 f" FOREIGN KEY (organization_id, {column})"
                 f" REFERENCES {parent} (organization_id, id) ON DELETE {on_delete};"
             )
-            sql.append(f"CREATE INDEX {short}_{column}_fk_idx ON {table} (organization_id, {column});")
+            sql.append(
+                f"CREATE INDEX {short}_{column}_fk_idx ON {table} (organization_id, {column});"
+            )
     for table, (select, insert, update, delete) in POLICIES.items():
         short = table.removeprefix("projects_")
         sql.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;")
@@ -161,7 +163,9 @@ def _reverse() -> str:
         sql.append(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;")
         for column, _, _ in refs:
             sql.append(f"DROP INDEX IF EXISTS {short}_{column}_fk_idx;")
-            sql.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {short}_{column.removesuffix('_id')}_fk;")
+            sql.append(
+                f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {short}_{column.removesuffix('_id')}_fk;"
+            )
         sql.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {short}_org_fk;")
     sql.append("DROP FUNCTION IF EXISTS app.readonly_project_ids();")
     sql.append("DROP FUNCTION IF EXISTS app.hidden_project_ids();")

@@ -186,8 +186,11 @@ def project_delete(*, actor: User, project: Project) -> None:
         target=project,
         changes={"name": project.name, "slug": project.slug},
     )
-    stored = list(Asset.objects.filter(organization_id=project.organization_id, project=project)
-                  .values_list("file", flat=True))
+    stored = list(
+        Asset.objects.filter(organization_id=project.organization_id, project=project).values_list(
+            "file", flat=True
+        )
+    )
     deleted, _ = Project.objects.filter(
         organization_id=project.organization_id, pk=project.pk
     ).delete()
