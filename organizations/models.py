@@ -66,7 +66,11 @@ class TenantModel(models.Model):
 def tenant_fk(to: str, *, null: bool = False, related_name: str = "+") -> models.ForeignKey:
     """A reference to another row of the same tenant (see :class:`TenantModel`)."""
     return models.ForeignKey(
-        to, on_delete=models.DO_NOTHING, db_constraint=False, null=null, blank=null,
+        to,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=null,
+        blank=null,
         related_name=related_name,
     )
 

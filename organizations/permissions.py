@@ -128,7 +128,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "project.ai.write": _in_project("editor", "Start conversations, add messages, run generations"),
     "project.jobs.write": _in_project("editor", "Start and cancel jobs"),
-    "project.assets.write": _in_project("editor", "Upload and delete assets and knowledge documents"),
+    "project.assets.write": _in_project(
+        "editor", "Upload and delete assets and knowledge documents"
+    ),
 }
 
 
