@@ -110,7 +110,7 @@ class Favorite(TenantModel):
 
 
 class ProjectFile(TenantModel):
-    """A path in a project. Its content lives in immutable revisions; ``current_revision`` is head."""
+    """A path in a project; its content is in immutable revisions (head: ``current_revision``)."""
 
     project = tenant_fk("projects.Project", related_name="files")
     path = models.CharField(max_length=500)
