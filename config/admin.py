@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from config.errors import DomainError
 
 
 class ReadOnlyTabularInline(admin.TabularInline):
@@ -20,3 +25,23 @@ class ReadOnlyTabularInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def apply_to_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    verb: str,
+    change: Callable[[Any], None],
+) -> None:
+    """Run ``change`` on each row in its own savepoint; report what worked and what was refused."""
+    done = 0
+    for obj in queryset:
+        try:
+            with transaction.atomic():
+                change(obj)
+            done += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)

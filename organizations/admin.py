@@ -12,36 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline
-from config.errors import DomainError
+from config.admin import ReadOnlyTabularInline, apply_to_each
 from organizations import services
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role
-
-
-def _apply(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet,
-    verb: str,
-    change: Callable[[Any], None],
-) -> None:
-    """Run ``change`` on each row in its own savepoint; report what worked and what was refused."""
-    done = 0
-    for obj in queryset:
-        try:
-            with transaction.atomic():
-                change(obj)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)
 
 
 class MembershipInline(ReadOnlyTabularInline):
@@ -89,7 +67,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suspend (read-only)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        _apply(
+        apply_to_each(
             self,
             request,
             queryset,
@@ -101,7 +79,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lift suspension")
     def unsuspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        _apply(
+        apply_to_each(
             self,
             request,
             queryset,
@@ -114,7 +92,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 def _role_action(role: str) -> Callable[..., None]:
     def action(modeladmin: MembershipAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        _apply(
+        apply_to_each(
             modeladmin,
             request,
             queryset,
@@ -145,7 +123,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
     @admin.action(description="Remove from organization")
     def remove(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        _apply(
+        apply_to_each(
             self,
             request,
             queryset,
@@ -205,7 +183,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend (new link, new expiry)")
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        _apply(
+        apply_to_each(
             self,
             request,
             queryset,
@@ -215,7 +193,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        _apply(
+        apply_to_each(
             self,
             request,
             queryset,

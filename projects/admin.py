@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline
+from config.admin import ReadOnlyTabularInline, apply_to_each
 from projects.models import (
     Asset,
     Conversation,
@@ -25,6 +26,8 @@ from projects.models import (
     ProjectMember,
     Snapshot,
 )
+from projects.services.jobs import job_cancel
+from projects.services.projects import project_archive, project_unarchive
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,6 +56,27 @@ class ProjectAdmin(ReadOnlyAdmin):
     search_fields = ["name", "slug", "description", "organization__slug"]
     exclude = ["search"]
     inlines = [ProjectMemberInline]
+    actions = ["archive", "unarchive"]
+
+    @admin.action(description="Archive (read-only)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            "Archived",
+            lambda p: project_archive(actor=request.user, project=p),
+        )
+
+    @admin.action(description="Unarchive")
+    def unarchive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            "Unarchived",
+            lambda p: project_unarchive(actor=request.user, project=p),
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Project._meta.fields if f.name != "search"]
@@ -126,6 +150,13 @@ class JobAdmin(ReadOnlyAdmin):
     list_filter = ["status", "type"]
     list_select_related = ["project"]
     search_fields = ["type", "project__slug", "error"]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        apply_to_each(
+            self, request, queryset, "Canceled", lambda job: job_cancel(actor=request.user, job=job)
+        )
 
 
 @admin.register(Asset)
