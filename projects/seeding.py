@@ -1,0 +1,119 @@
+"""Projects of ``seed --scale``: about ``rows_per_org`` projects per organization, the
+per-project members of the private ones and some favorites.
+
+Runs after the organizations step (``INSTALLED_APPS`` order) and reads the
+organizations and memberships it loaded through the same cursor (same
+transaction, service role), so creators, project members and favorites are
+always members of their organization. No audit events: the projects'
+history is not what ``--scale`` data is for, and a million more chained
+events would double the load time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from organizations.operations.scale_seed import EPOCH
+from organizations.seeding import scale_slug
+from projects.models import Favorite, Project, ProjectMember
+
+_ADJECTIVES = ["amber", "brisk", "calm", "deep", "eager", "fair", "grand", "happy", "icy", "jolly"]
+_NOUNS = ["api", "app", "board", "cli", "docs", "engine", "portal", "site", "sdk", "worker"]
+_TAGS = ["frontend", "backend", "infra", "data", "mobile", "internal", "demo", "legacy"]
+PRIVATE_SHARE = 0.1
+ARCHIVED_SHARE = 0.05
+MEMBERS_PER_PRIVATE_PROJECT = 2
+FAVORITES_SHARE = 0.1
+
+
+def _members(ctx: Any) -> list[tuple[str, float, list[str]]]:
+    """``[(organization id, created seconds after the epoch, [member user ids])]`` of this
+    seed's scale organizations, in index order."""
+    slugs = [scale_slug(ctx.seed, o) for o in range(ctx.orgs)]
+    ctx.cursor.execute(
+        "SELECT o.id::text, extract(epoch FROM o.created_at),"
+        " array_agg(m.user_id::text ORDER BY m.created_at, m.id)"
+        " FROM organizations_organization o"
+        " JOIN organizations_membership m ON m.organization_id = o.id"
+        " WHERE o.slug = ANY(%s) GROUP BY o.id, o.slug ORDER BY o.slug",
+        [slugs],
+    )
+    base = EPOCH.timestamp()
+    return [(org_id, float(created) - base, users) for org_id, created, users in ctx.cursor]
+
+
+def seed_scale(ctx: Any) -> None:
+    """``ctx.rows_per_org`` projects per organization (10% private, 5% archived), two
+    project members on each private project and favorites for 10% of the projects."""
+    from organizations.operations.pg import OperationError
+
+    orgs = _members(ctx)
+    if not orgs:
+        raise OperationError("seed --scale: the projects step found no scale organizations.")
+    rng = ctx.rng("projects")
+    # (org index, project index) -> (visibility, creator): chosen once, used by every table.
+    plan: list[list[tuple[bool, str]]] = [
+        [(rng.random() < PRIVATE_SHARE, rng.choice(users)) for _ in range(ctx.rows_per_org)]
+        for _, _, users in orgs
+    ]
+
+    def projects() -> Iterator[tuple[Any, ...]]:
+        for o, (org_id, t0, _users) in enumerate(orgs):
+            for j, (private, creator) in enumerate(plan[o]):
+                created = t0 + 7200 + j * 600
+                name = f"{rng.choice(_ADJECTIVES).title()} {rng.choice(_NOUNS)} {j}"
+                tags = ",".join(rng.sample(_TAGS, rng.randrange(4)))
+                archived = ctx.timestamp(created + 86400) if rng.random() < ARCHIVED_SHARE else None
+                yield (
+                    ctx.uuid("project", o, j), org_id, name, f"project-{j:05d}",
+                    f"{name}: generated for scale tests.", f"{{{tags}}}",
+                    "private" if private else "org", "{}", archived, creator,
+                    ctx.timestamp(created), ctx.timestamp(created),
+                )  # fmt: skip
+
+    ctx.copy(
+        Project._meta.db_table,
+        ["id", "organization_id", "name", "slug", "description", "tags", "visibility",
+         "settings", "archived_at", "created_by_id", "created_at", "updated_at"],
+        projects(),
+    )  # fmt: skip
+
+    def project_members() -> Iterator[tuple[Any, ...]]:
+        for o, (org_id, t0, users) in enumerate(orgs):
+            for j, (private, _) in enumerate(plan[o]):
+                if not private:
+                    continue
+                chosen = rng.sample(users, min(MEMBERS_PER_PRIVATE_PROJECT, len(users)))
+                for k, user in enumerate(chosen):
+                    role = "editor" if k == 0 else rng.choice(("editor", "viewer"))
+                    at = ctx.timestamp(t0 + 7200 + j * 600 + 60)
+                    yield (ctx.uuid("projectmember", o, j, k), org_id,
+                           ctx.uuid("project", o, j), user, role, at)  # fmt: skip
+
+    ctx.copy(
+        ProjectMember._meta.db_table,
+        ["id", "organization_id", "project_id", "user_id", "role", "created_at"],
+        project_members(),
+    )
+
+    def favorites() -> Iterator[tuple[Any, ...]]:
+        count = max(1, int(ctx.rows_per_org * FAVORITES_SHARE))
+        for o, (org_id, t0, users) in enumerate(orgs):
+            seen: set[tuple[int, str]] = set()
+            for k in range(count):
+                j = rng.randrange(ctx.rows_per_org)
+                if plan[o][j][0]:
+                    continue  # private: the user may not see it
+                user = rng.choice(users)
+                if (j, user) in seen:
+                    continue
+                seen.add((j, user))
+                at = ctx.timestamp(t0 + 7200 + j * 600 + 120)
+                yield (ctx.uuid("favorite", o, k), org_id, ctx.uuid("project", o, j), user, at)
+
+    ctx.copy(
+        Favorite._meta.db_table,
+        ["id", "organization_id", "project_id", "user_id", "created_at"],
+        favorites(),
+    )
