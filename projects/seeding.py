@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from organizations.models import Organization
 from organizations.operations.scale_seed import EPOCH
 from organizations.seeding import scale_slug
 from projects.models import Favorite, Project, ProjectMember
@@ -117,3 +118,108 @@ def seed_scale(ctx: Any) -> None:
         ["id", "organization_id", "project_id", "user_id", "created_at"],
         favorites(),
     )
+
+
+# --- the demo -------------------------------------------------------------------------
+
+DEMO_PROJECTS = {
+    "acme": [
+        (
+            "website",
+            "Marketing website",
+            "owner@acme.test",
+            "org",
+            {
+                "index.html": [
+                    "<h1>Acme</h1>\n",
+                    "<h1>Acme</h1>\n<p>Rockets and anvils.</p>\n",
+                    "<h1>Acme Corporation</h1>\n<p>Rockets, anvils, tunnels.</p>\n",
+                ],
+                "styles.css": ["body { font-family: sans-serif; }\n"],
+                "README.md": ["# Website\n\nStatic site of Acme.\n"],
+            },
+        ),
+        (
+            "roadrunner",
+            "Secret project: catch the roadrunner",
+            "admin@acme.test",
+            "private",
+            {"plan.md": ["# Plan\n\n1. Anvil\n", "# Plan\n\n1. Anvil\n2. Rocket skates\n"]},
+        ),
+    ],
+    "globex": [
+        (
+            "doomsday",
+            "Doomsday device firmware",
+            "owner@globex.test",
+            "org",
+            {
+                "main.py": ["print('hello')\n", "def main():\n    print('hello, world')\n"],
+                "README.md": ["# Doomsday\n"],
+            },
+        ),
+    ],
+}
+
+
+def seed_demo(ctx: dict[str, Any]) -> None:
+    """Each demo org gets projects with files (several revisions), a snapshot, a
+    conversation and a finished export job with its zip asset. Idempotent."""
+    from projects.jobs import runner
+    from projects.services.ai import conversation_create, message_create
+    from projects.services.files import file_create, file_update
+    from projects.services.jobs import job_create
+    from projects.services.projects import project_create
+    from projects.services.snapshots import snapshot_create
+    from projects.storage import staging
+
+    users = ctx["users"]
+    for org_slug, projects in DEMO_PROJECTS.items():
+        org = Organization.objects.get(slug=org_slug)
+        for slug, name, creator_email, visibility, files in projects:
+            if Project.objects.filter(organization=org, slug=slug).exists():
+                continue
+            creator = users[creator_email]
+            project = project_create(
+                actor=creator,
+                organization_id=org.id,
+                actor_project_role="manager",
+                name=name,
+                slug=slug,
+                visibility=visibility,
+                tags=["demo"],
+                description=f"{name}. Demo data from `manage.py seed`.",
+            )
+            for path, versions in files.items():
+                file = file_create(
+                    actor=creator,
+                    project=project,
+                    path=path,
+                    content=versions[0],
+                    message="first draft",
+                )
+                for number, content in enumerate(versions[1:], start=2):
+                    file, _ = file_update(
+                        actor=creator, file=file, content=content, message=f"revision {number}"
+                    )
+            snapshot_create(actor=creator, project=project, name="v1", description="First release")
+            conversation = conversation_create(
+                actor=creator, project=project, title="Getting started"
+            )
+            message_create(
+                actor=creator, conversation=conversation, role="user", content=f"What is in {name}?"
+            )
+            message_create(
+                actor=creator,
+                conversation=conversation,
+                role="assistant",
+                content=f"{len(files)} files; start with the README.",
+                model="demo-model",
+                prompt_tokens=12,
+                completion_tokens=9,
+            )
+            with staging():
+                job = job_create(
+                    actor=creator, project=project, type="project.export", parameters={}
+                )
+                runner.run(job.id)
