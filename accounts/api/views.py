@@ -26,14 +26,9 @@ from accounts.api.serializers import (
 )
 from accounts.models import Session
 from config.api.exceptions import error_body
+from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, UserScopedAPIView
 from organizations.services import invitation_accept
-
-
-def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _session_ended(exc: Exception) -> Response:
@@ -55,7 +50,7 @@ class SignupView(_AnonymousAPIView):
 
     @extend_schema(request=SignupSerializer, responses={201: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        data = _valid(SignupSerializer, request)
+        data = validated(SignupSerializer, request)
         token = data.pop("invitation_token", None)
         user = services.user_create(**data)
         if token:
@@ -71,7 +66,7 @@ class TokenObtainView(_AnonymousAPIView):
 
     @extend_schema(request=TokenObtainSerializer, responses=TokenPairSerializer)
     def post(self, request: Request) -> Response:
-        data = _valid(TokenObtainSerializer, request)
+        data = validated(TokenObtainSerializer, request)
         user = authenticate(request, email=data["email"], password=data["password"])
         if user is None:
             return Response(
@@ -89,7 +84,7 @@ class TokenRefreshView(_AnonymousAPIView):
 
     @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
     def post(self, request: Request) -> Response:
-        data = _valid(RefreshSerializer, request)
+        data = validated(RefreshSerializer, request)
         try:
             return Response(services.session_refresh(raw_refresh=data["refresh"]))
         except services.SessionEnded as exc:
@@ -104,7 +99,7 @@ class LogoutView(_AnonymousAPIView):
 
     @extend_schema(request=RefreshSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
-        data = _valid(RefreshSerializer, request)
+        data = validated(RefreshSerializer, request)
         try:
             services.session_revoke_by_refresh(raw_refresh=data["refresh"])
         except services.SessionEnded as exc:
@@ -124,7 +119,7 @@ class MeView(UserScopedAPIView):
 
     @extend_schema(request=MeUpdateSerializer, responses=MeSerializer)
     def patch(self, request: Request) -> Response:
-        services.user_update(user=request.user, **_valid(MeUpdateSerializer, request))
+        services.user_update(user=request.user, **validated(MeUpdateSerializer, request))
         return self._render(request)
 
 
@@ -135,7 +130,7 @@ class PasswordChangeView(UserScopedAPIView):
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordChangeSerializer, request)
+        data = validated(PasswordChangeSerializer, request)
         services.password_change(
             user=request.user,
             current_password=data["current_password"],

@@ -25,3 +25,10 @@ class StrictInputMixin:
 
 class InputSerializer(StrictInputMixin, serializers.Serializer):
     """Base for request bodies: strict about unknown fields."""
+
+
+def validated(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
+    """The request body, validated by ``serializer_class`` (400 in the error shape if not)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.serializers import validated
 from organizations import selectors, services
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView, UserScopedAPIView
 from organizations.api.serializers import (
@@ -27,12 +28,6 @@ from organizations.models import Invitation, Membership
 from organizations.permissions import Role
 
 
-def _valid(serializer_class: type, request: Request, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class OrganizationListView(ListAPIMixin, UserScopedAPIView):
     """My organizations, with my role in each; create one (you become its owner)."""
 
@@ -44,7 +39,7 @@ class OrganizationListView(ListAPIMixin, UserScopedAPIView):
 
     @extend_schema(request=OrganizationCreateSerializer, responses={201: OrganizationSerializer})
     def post(self, request: Request) -> Response:
-        data = _valid(OrganizationCreateSerializer, request)
+        data = validated(OrganizationCreateSerializer, request)
         org = services.organization_create(actor=request.user, **data)
         return Response(OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
@@ -60,7 +55,7 @@ class OrganizationDetailView(OrgScopedAPIView):
 
     @extend_schema(request=OrganizationUpdateSerializer, responses=OrganizationSerializer)
     def patch(self, request: Request, org_slug: str) -> Response:
-        data = _valid(OrganizationUpdateSerializer, request)
+        data = validated(OrganizationUpdateSerializer, request)
         org = services.organization_update(
             actor=request.user,
             organization=selectors.organization_get(self.organization_id),
@@ -108,7 +103,7 @@ class MemberDetailView(OrgScopedAPIView):
 
     @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
     def patch(self, request: Request, org_slug: str, membership_id: Any) -> Response:
-        data = _valid(MembershipUpdateSerializer, request)
+        data = validated(MembershipUpdateSerializer, request)
         membership = services.member_change_role(
             actor=request.user,
             actor_role=self.org.role,
@@ -162,7 +157,7 @@ class InvitationListView(ListAPIMixin, OrgScopedAPIView):
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     def post(self, request: Request, org_slug: str) -> Response:
-        data = _valid(InvitationCreateSerializer, request)
+        data = validated(InvitationCreateSerializer, request)
         invitation = services.invitation_create(
             actor=request.user,
             actor_role=self.org.role,
@@ -213,7 +208,7 @@ class InvitationAcceptView(UserScopedAPIView):
 
     @extend_schema(request=InvitationAcceptSerializer, responses={201: MyOrganizationSerializer})
     def post(self, request: Request) -> Response:
-        data = _valid(InvitationAcceptSerializer, request)
+        data = validated(InvitationAcceptSerializer, request)
         membership = services.invitation_accept(user=request.user, token=data["token"])
         membership = selectors.memberships_of_user(user=request.user).get(id=membership.id)
         return Response(MyOrganizationSerializer(membership).data, status=status.HTTP_201_CREATED)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
 from django_filters import rest_framework as filters
@@ -13,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.pagination import CursorPagination
+from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin
 from projects.api.activity_serializers import (
     ConversationCreateSerializer,
@@ -27,12 +27,6 @@ from projects.api.activity_serializers import (
 from projects.api.base import ProjectScopedAPIView
 from projects.models import Conversation, FileRevision, Generation, Message
 from projects.services import ai
-
-
-def valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class OldestFirstPagination(CursorPagination):
@@ -71,7 +65,7 @@ class ConversationListView(_ConversationViewMixin, ListAPIMixin, ProjectScopedAP
 
     @extend_schema(request=ConversationCreateSerializer, responses={201: ConversationSerializer})
     def post(self, request: Request, org_slug: str, project_slug: str) -> Response:
-        data = valid(ConversationCreateSerializer, request)
+        data = validated(ConversationCreateSerializer, request)
         conversation = ai.conversation_create(actor=request.user, project=self.project, **data)
         conversation = self.get_conversation(conversation.id)
         return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
@@ -90,7 +84,7 @@ class ConversationDetailView(_ConversationViewMixin, ProjectScopedAPIView):
     def patch(
         self, request: Request, org_slug: str, project_slug: str, conversation_id: uuid.UUID
     ) -> Response:
-        data = valid(ConversationUpdateSerializer, request)
+        data = validated(ConversationUpdateSerializer, request)
         conversation = ai.conversation_update(
             actor=request.user, conversation=self.get_conversation(conversation_id), **data
         )
@@ -125,7 +119,7 @@ class MessageListView(_ConversationViewMixin, ListAPIMixin, ProjectScopedAPIView
         self, request: Request, org_slug: str, project_slug: str, conversation_id: uuid.UUID
     ) -> Response:
         conversation = self.get_conversation(conversation_id)
-        data = valid(MessageCreateSerializer, request)
+        data = validated(MessageCreateSerializer, request)
         message = ai.message_create(actor=request.user, conversation=conversation, **data)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
@@ -170,7 +164,7 @@ class GenerationListView(_GenerationViewMixin, ListAPIMixin, ProjectScopedAPIVie
 
     @extend_schema(request=GenerationCreateSerializer, responses={201: GenerationSerializer})
     def post(self, request: Request, org_slug: str, project_slug: str) -> Response:
-        data = valid(GenerationCreateSerializer, request)
+        data = validated(GenerationCreateSerializer, request)
         generation = ai.generation_create(
             actor=request.user,
             project=self.project,
@@ -199,6 +193,6 @@ class GenerationDetailView(_GenerationViewMixin, ProjectScopedAPIView):
         self, request: Request, org_slug: str, project_slug: str, generation_id: uuid.UUID
     ) -> Response:
         generation = self.get_generation(generation_id)
-        data = valid(GenerationUpdateSerializer, request)
+        data = validated(GenerationUpdateSerializer, request)
         ai.generation_update(actor=request.user, generation=generation, **data)
         return Response(GenerationSerializer(self.get_generation(generation_id)).data)

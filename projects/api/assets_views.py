@@ -18,10 +18,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.serializers import validated
 from config.errors import NotFound
 from organizations.api.base import ListAPIMixin
 from projects.api.activity_serializers import AssetSerializer, AssetUploadSerializer
-from projects.api.ai_views import valid
 from projects.api.base import ProjectScopedAPIView
 from projects.models import Asset
 from projects.services import assets
@@ -86,7 +86,7 @@ class AssetListView(_AssetViewMixin, ListAPIMixin, ProjectScopedAPIView):
     )
     def post(self, request: Request, org_slug: str, project_slug: str) -> Response:
         request.upload_handlers.insert(0, assets.AssetSizeLimitUploadHandler(request))
-        data = valid(AssetUploadSerializer, request)
+        data = validated(AssetUploadSerializer, request)
         asset = assets.asset_upload(
             actor=request.user,
             project=self.project,

@@ -11,9 +11,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin
 from projects.api.activity_serializers import JobCreateSerializer, JobSerializer
-from projects.api.ai_views import valid
 from projects.api.base import ProjectScopedAPIView
 from projects.models import Asset, Job
 from projects.services import jobs
@@ -61,7 +61,7 @@ class JobListView(_JobViewMixin, ListAPIMixin, ProjectScopedAPIView):
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def post(self, request: Request, org_slug: str, project_slug: str) -> Response:
-        data = valid(JobCreateSerializer, request)
+        data = validated(JobCreateSerializer, request)
         job = jobs.job_create(actor=request.user, project=self.project, **data)
         return Response(JobSerializer(self.get_job(job.id)).data, status=status.HTTP_201_CREATED)
 

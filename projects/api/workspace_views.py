@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.pagination import CursorPagination
+from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 from organizations.permissions import project_role
 from projects import selectors
@@ -48,12 +49,6 @@ from projects.models import FileRevision, Project, ProjectFile, ProjectMember, S
 from projects.services import files as file_services
 from projects.services import projects as project_services
 from projects.services import snapshots as snapshot_services
-
-
-def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PathCursorPagination(CursorPagination):
@@ -128,7 +123,7 @@ class ProjectListView(_WithOrgRole, ListAPIMixin, OrgScopedAPIView):
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request, org_slug: str) -> Response:
         """Create a project. Only org owners and admins may create a private one."""
-        data = _valid(ProjectCreateSerializer, request)
+        data = validated(ProjectCreateSerializer, request)
         project = project_services.project_create(
             actor=request.user,
             organization_id=self.organization_id,
@@ -161,7 +156,7 @@ class ProjectDetailView(_ProjectView):
     def patch(self, request: Request, **kwargs: Any) -> Response:
         """Change name, slug, description, tags, settings (replaced whole) or visibility
         (visibility needs an org owner or admin)."""
-        data = _valid(ProjectUpdateSerializer, request)
+        data = validated(ProjectUpdateSerializer, request)
         project = project_services.project_update(
             actor=request.user,
             actor_project_role=self.my_project_role,
@@ -240,7 +235,7 @@ class ProjectMemberListView(ListAPIMixin, ProjectScopedAPIView):
     @extend_schema(request=ProjectMemberCreateSerializer, responses={201: ProjectMemberSerializer})
     def post(self, request: Request, **kwargs: Any) -> Response:
         """Add an org member (by user id or email) as ``editor`` or ``viewer``."""
-        data = _valid(ProjectMemberCreateSerializer, request)
+        data = validated(ProjectMemberCreateSerializer, request)
         member = project_services.project_member_add(
             actor=request.user, project=self.project, user_ref=data["user"], role=data["role"]
         )
@@ -259,7 +254,7 @@ class ProjectMemberDetailView(ProjectScopedAPIView):
 
     @extend_schema(request=ProjectMemberUpdateSerializer, responses=ProjectMemberSerializer)
     def patch(self, request: Request, project_member_id: uuid.UUID, **kwargs: Any) -> Response:
-        data = _valid(ProjectMemberUpdateSerializer, request)
+        data = validated(ProjectMemberUpdateSerializer, request)
         member = project_services.project_member_change_role(
             actor=request.user, member=self.get_member(project_member_id), role=data["role"]
         )
@@ -327,7 +322,7 @@ class FileListView(ListAPIMixin, ProjectScopedAPIView):
     def post(self, request: Request, **kwargs: Any) -> Response:
         """Create a file with revision 1. 409 ``path_taken``, 409 ``file_limit``,
         413 ``file_too_large``."""
-        data = _valid(FileCreateSerializer, request)
+        data = validated(FileCreateSerializer, request)
         file = file_services.file_create(actor=request.user, project=self.project, **data)
         return Response(FileDetailSerializer(file).data, status=status.HTTP_201_CREATED)
 
@@ -348,7 +343,7 @@ class FileDetailView(_FileView):
     @extend_schema(request=FileUpdateSerializer, responses=FileDetailSerializer)
     def patch(self, request: Request, file_id: uuid.UUID, **kwargs: Any) -> Response:
         """Save content (a new revision unless unchanged) and/or rename (history stays)."""
-        data = _valid(FileUpdateSerializer, request)
+        data = validated(FileUpdateSerializer, request)
         file_services.file_update(actor=request.user, file=self.get_file(file_id), **data)
         return Response(self.file_data(file_id))
 
@@ -392,7 +387,7 @@ class FileRestoreView(_FileView):
 
     @extend_schema(request=FileRestoreSerializer, responses=FileDetailSerializer)
     def post(self, request: Request, file_id: uuid.UUID, **kwargs: Any) -> Response:
-        data = _valid(FileRestoreSerializer, request)
+        data = validated(FileRestoreSerializer, request)
         file_services.file_restore(
             actor=request.user,
             project=self.project,
@@ -454,7 +449,7 @@ class SnapshotListView(ListAPIMixin, ProjectScopedAPIView):
     @extend_schema(request=SnapshotCreateSerializer, responses={201: SnapshotSerializer})
     def post(self, request: Request, **kwargs: Any) -> Response:
         """Record the head of every live file under a name (409 ``snapshot_name_taken``)."""
-        data = _valid(SnapshotCreateSerializer, request)
+        data = validated(SnapshotCreateSerializer, request)
         snapshot = snapshot_services.snapshot_create(
             actor=request.user, project=self.project, **data
         )
