@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test install db-start db-stop db-setup lint format check clean
+.PHONY: run test install db-start db-stop db-setup lint format check clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +16,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The bench extra (gunicorn, orjson, matplotlib, pyinstrument). The load generator is
+# bench/loadgen.py (pure Python, no system package): see docs/performance.md.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
 
 db-start: $(STAMP)
 	@$(PY) manage.py db_start
@@ -31,6 +38,11 @@ run: db-setup
 
 test: db-setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (docs/performance.md): builds or reuses bench_large/bench_small, prints the
+# table, writes bench/results/. BENCH_ARGS=--fresh rebuilds the databases.
+bench: $(BENCH_STAMP) db-start
+	@$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -1,0 +1,603 @@
+"""Targets, the printed table, ``bench/results/<date>.md``/``.png``, ``latest.md``/``.json``.
+
+``results`` is the plain dict ``run.py`` assembles (JSON-serialisable):
+``meta``, ``web`` (one row per workload x server x concurrency), ``queries`` and
+``plans`` (per database), ``w6``, ``w7``, ``timings``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SERVER_LABELS = {
+    "app": "platform (RLS, app role)",
+    "bypass": "(b) same endpoint, BYPASSRLS role",
+    "floor": "(a) floor: psycopg + orjson",
+    "app_small": "platform @ 10 orgs (W5)",
+    "floor_small": "(a) floor @ 10 orgs (W5)",
+    "proposal": "proposal: recommended changes (bench/proposal.py)",
+}
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    limit: str
+    ok: bool | None  # None: could not be measured
+    margin: str
+    info: bool = False  # the proposal's figure: shown, not a target of the platform
+
+    @property
+    def verdict(self) -> str:
+        if self.info:
+            return "info: " + ("within" if self.ok else "outside")
+        return "n/a" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+# --- lookups ---------------------------------------------------------------
+
+
+def web_row(results: dict[str, Any], workload: str, server: str, c: int) -> dict[str, Any] | None:
+    for row in results["web"]:
+        if (row["workload"], row["server"], row["concurrency"]) == (workload, server, c):
+            return row
+    return None
+
+
+def statements(query: dict[str, Any]) -> int:
+    """Statements of a request, transaction control (BEGIN/COMMIT/SAVEPOINT) excluded."""
+    return sum(1 for sql in query["sql"] if not sql.startswith(TRANSACTION_CONTROL))
+
+
+def _ratio_target(
+    name: str, num: float | None, den: float | None, limit: float, *, at_most: bool, unit: str
+) -> Target:
+    if not num or not den or math.isnan(num) or math.isnan(den):
+        return Target(name, "not measured", "", None, "")
+    ratio = num / den
+    ok = ratio <= limit if at_most else ratio >= limit
+    if at_most:
+        margin = f"{(ratio / limit - 1) * 100:+.0f}% vs limit"
+    else:
+        margin = f"{(ratio / limit - 1) * 100:+.0f}% vs limit"
+    sign = "<=" if at_most else ">="
+    return Target(name, f"{ratio:.3f}x ({unit})", f"{sign} {limit:.3g}x", ok, margin)
+
+
+def _p50(results: dict[str, Any], w: str, s: str, c: int = 1) -> float | None:
+    row = web_row(results, w, s, c)
+    return row["p50_ms"] if row else None
+
+
+def _rps(results: dict[str, Any], w: str, s: str, c: int = 4) -> float | None:
+    row = web_row(results, w, s, c)
+    return row["rps"] if row else None
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    """Every target of the issue, pass/fail with its ratio and the margin to the limit."""
+    r = results
+    targets = [
+        _ratio_target(
+            "RLS cost W1: p50 vs (b), c=1",
+            _p50(r, "W1", "app"),
+            _p50(r, "W1", "bypass"),
+            1.05,
+            at_most=True,
+            unit=f"{_p50(r, 'W1', 'app')} / {_p50(r, 'W1', 'bypass')} ms",
+        ),
+        _ratio_target(
+            "RLS cost W2: p50 vs (b), c=1",
+            _p50(r, "W2", "app"),
+            _p50(r, "W2", "bypass"),
+            1.05,
+            at_most=True,
+            unit=f"{_p50(r, 'W2', 'app')} / {_p50(r, 'W2', 'bypass')} ms",
+        ),
+        _ratio_target(
+            "Framework W1: p50 vs floor (a), c=1",
+            _p50(r, "W1", "app"),
+            _p50(r, "W1", "floor"),
+            3.0,
+            at_most=True,
+            unit=f"{_p50(r, 'W1', 'app')} / {_p50(r, 'W1', 'floor')} ms",
+        ),
+        _ratio_target(
+            "Framework W1: req/s vs floor (a), c=4",
+            _rps(r, "W1", "app"),
+            _rps(r, "W1", "floor"),
+            1 / 3,
+            at_most=False,
+            unit=f"{_rps(r, 'W1', 'app')} / {_rps(r, 'W1', 'floor')} req/s",
+        ),
+        _ratio_target(
+            "Tenant scaling W5: W1 p50 1,000 orgs / 10 orgs, c=1",
+            _p50(r, "W1", "app"),
+            _p50(r, "W1", "app_small"),
+            1.2,
+            at_most=True,
+            unit=f"{_p50(r, 'W1', 'app')} / {_p50(r, 'W1', 'app_small')} ms",
+        ),
+        _queries_target(r),
+        _leaks_target(r),
+        _w6_target(r),
+        _w7_target(r),
+        _plans_target(r),
+    ]
+    if web_row(r, "W1", "floor_small", 1):
+        targets.append(
+            replace(
+                _ratio_target(
+                    "W5 for the floor (database only): 1,000 orgs / 10 orgs, c=1",
+                    _p50(r, "W1", "floor"),
+                    _p50(r, "W1", "floor_small"),
+                    1.2,
+                    at_most=True,
+                    unit=f"{_p50(r, 'W1', 'floor')} / {_p50(r, 'W1', 'floor_small')} ms",
+                ),
+                info=True,
+            )
+        )
+    if web_row(r, "W1", "proposal", 1):
+        targets += [
+            replace(
+                _ratio_target(
+                    "with the proposal: W1 p50 vs floor (a), c=1",
+                    _p50(r, "W1", "proposal"),
+                    _p50(r, "W1", "floor"),
+                    3.0,
+                    at_most=True,
+                    unit=f"{_p50(r, 'W1', 'proposal')} / {_p50(r, 'W1', 'floor')} ms",
+                ),
+                info=True,
+            ),
+            replace(
+                _ratio_target(
+                    "with the proposal: W1 req/s vs floor (a), c=4",
+                    _rps(r, "W1", "proposal"),
+                    _rps(r, "W1", "floor"),
+                    1 / 3,
+                    at_most=False,
+                    unit=f"{_rps(r, 'W1', 'proposal')} / {_rps(r, 'W1', 'floor')} req/s",
+                ),
+                info=True,
+            ),
+        ]
+    return targets
+
+
+def _queries_target(r: dict[str, Any]) -> Target:
+    counts = {
+        f"{db} {case}": statements(q)
+        for db, cases in r["queries"].items()
+        for case, q in cases.items()
+        if case.startswith("W1")
+    }
+    if not counts:
+        return Target("Queries per W1 request", "not measured", "", None, "")
+    values = set(counts.values())
+    worst = max(values)
+    ok = len(values) == 1 and worst <= 4
+    trips = {
+        len(q["sql"]) for cases in r["queries"].values() for c, q in cases.items() if c == "W1"
+    }
+    measured = (
+        f"{'/'.join(map(str, sorted(values)))} statements over {len(counts)} cases "
+        f"({'constant' if len(values) == 1 else 'NOT constant'}); "
+        f"{'/'.join(map(str, sorted(trips)))} round trips with BEGIN/COMMIT"
+    )
+    return Target("Queries per W1 request", measured, "constant, <= 4", ok, f"{worst} of 4")
+
+
+def _leaks_target(r: dict[str, Any]) -> Target:
+    rows = [row for row in r["web"] if row["workload"] == "W4"]
+    if not rows:
+        return Target("W4 cross-tenant leaks", "not measured", "= 0", None, "")
+    leaks = sum(row["unexpected"] for row in rows)
+    probes = sum(row["requests"] for row in rows)
+    return Target(
+        "W4 cross-tenant leaks (non-404)", f"{leaks} of {probes:,} probes", "= 0", leaks == 0, ""
+    )
+
+
+def _w6_target(r: dict[str, Any]) -> Target:
+    w6 = r.get("w6")
+    if not w6:
+        return Target("W6 seed --scale vs plain COPY", "not measured", ">= 0.5x", None, "")
+    return _ratio_target(
+        "W6 seed --scale rows/s vs plain COPY",
+        w6["seed_rps"],
+        w6["copy_rps"],
+        0.5,
+        at_most=False,
+        unit=f"{w6['seed_rps']:,.0f} / {w6['copy_rps']:,.0f} rows/s",
+    )
+
+
+def _w7_target(r: dict[str, Any]) -> Target:
+    w7 = r.get("w7")
+    if not w7 or not w7.get("available"):
+        note = (w7 or {}).get("note") or "not measured"
+        return Target("W7 backup+restore vs bare", note, "<= 1.2x", None, "")
+    return _ratio_target(
+        "W7 backup+restore vs bare pg_dump/pg_restore",
+        w7["managed_seconds"],
+        w7["bare_seconds"],
+        1.2,
+        at_most=True,
+        unit=f"{w7['managed_seconds']:.1f} / {w7['bare_seconds']:.1f} s",
+    )
+
+
+def _plans_target(r: dict[str, Any]) -> Target:
+    plans = r.get("plans", {})
+    checked = [(db, name, p) for db, ps in plans.items() for name, p in ps.items()]
+    if not checked:
+        return Target("P plans", "not measured", "", None, "")
+    bad = [f"{db} {name}: {'; '.join(p['problems'])}" for db, name, p in checked if not p["ok"]]
+    measured = f"{len(checked) - len(bad)}/{len(checked)} hot queries index on organization_id"
+    return Target(
+        "P plans (app role, member claims)",
+        measured + ("; " + " | ".join(bad) if bad else ""),
+        "all, no Seq Scan on big tables",
+        not bad,
+        "",
+    )
+
+
+# --- text ---------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def web_table(results: dict[str, Any]) -> list[list[str]]:
+    header = [
+        "id",
+        "workload",
+        "server / baseline",
+        "db",
+        "c",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "unexpected",
+        "stmts/req",
+    ]
+    rows = [header]
+    for row in results["web"]:
+        rows.append(
+            [
+                "W5" if row["server"].endswith("_small") else row["workload"],
+                row["title"],
+                SERVER_LABELS.get(row["server"], row["server"]),
+                row["db"],
+                str(row["concurrency"]),
+                _fmt(row["requests"]),
+                _fmt(row["rps"], 1),
+                _fmt(row["p50_ms"]),
+                _fmt(row["p95_ms"]),
+                _fmt(row["p99_ms"]),
+                _fmt(row["unexpected"]),
+                str(row.get("statements", "")),
+            ]
+        )
+    return rows
+
+
+def ops_table(results: dict[str, Any]) -> list[list[str]]:
+    rows = [["id", "operation", "measured", "baseline", "ratio"]]
+    w6 = results.get("w6")
+    if w6:
+        rows.append(
+            [
+                "W6",
+                f"seed --scale {w6['orgs']} orgs x {w6['rows_per_org']} rows ({w6['rows']:,} rows)",
+                f"{w6['seed_rps']:,.0f} rows/s ({w6['seed_seconds']:.1f} s)",
+                f"plain COPY {w6['copy_rps']:,.0f} rows/s ({w6['copy_seconds']:.1f} s)",
+                f"{w6['seed_rps'] / w6['copy_rps']:.2f}x",
+            ]
+        )
+    w7 = results.get("w7")
+    if w7 and w7.get("available"):
+        rows.append(
+            [
+                "W7",
+                f"backup + restore of {w7['database']} (dump {w7['dump_bytes'] / 1e6:,.0f} MB)",
+                f"{w7['managed_seconds']:.1f} s (backup {w7['backup_seconds']:.1f}"
+                f" + restore {w7['restore_seconds']:.1f})",
+                f"{w7['bare_seconds']:.1f} s (pg_dump {w7['bare_dump_seconds']:.1f}"
+                f" + pg_restore {w7['bare_restore_seconds']:.1f})",
+                f"{w7['managed_seconds'] / w7['bare_seconds']:.2f}x",
+            ]
+        )
+    elif w7:
+        rows.append(["W7", "backup + restore", w7.get("note", "not available"), "", ""])
+    return rows
+
+
+def w6_tables(results: dict[str, Any]) -> list[list[str]]:
+    """W6 per table: where ``seed --scale`` spends its time next to plain COPY."""
+    w6 = results.get("w6") or {}
+    rows = [["table", "rows", "seed s", "seed rows/s", "COPY s", "COPY rows/s", "seed / COPY"]]
+    for table, count in w6.get("tables", {}).items():
+        seed_s = w6.get("seed_table_seconds", {}).get(table)
+        copy_s = w6.get("copy_table_seconds", {}).get(table)
+        rows.append(
+            [
+                table,
+                _fmt(count),
+                _fmt(seed_s) if seed_s is not None else "",
+                _fmt(count / seed_s, 0) if seed_s else "",
+                _fmt(copy_s) if copy_s is not None else "",
+                _fmt(count / copy_s, 0) if copy_s else "",
+                _fmt(copy_s / seed_s) + "x" if seed_s and copy_s else "",
+            ]
+        )
+    return rows
+
+
+def targets_table(targets: list[Target]) -> list[list[str]]:
+    rows = [["target", "measured", "limit", "result", "margin"]]
+    rows += [[t.name, t.measured, t.limit, t.verdict, t.margin] for t in targets]
+    return rows
+
+
+def plans_table(results: dict[str, Any]) -> list[list[str]]:
+    rows = [["db", "query", "index (condition)", "exec ms", "result"]]
+    for db, plans in results.get("plans", {}).items():
+        for name, p in plans.items():
+            cond = f"{p.get('index')} ({p.get('index_cond')})" if p.get("index") else "-"
+            result = "ok" if p["ok"] else "FAIL: " + "; ".join(p["problems"])
+            rows.append([db, name, cond, _fmt(p.get("execution_ms") or 0.0, 3), result])
+    return rows
+
+
+def console(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(rows: list[list[str]]) -> str:
+    def esc(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(c) for c in rows[0]) + " |"]
+    lines.append("|" + "|".join("---" for _ in rows[0]) + "|")
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def machine_lines(meta: dict[str, Any]) -> list[str]:
+    return [
+        f"- date: {meta['started']} (commit {meta['commit']})",
+        f"- machine: {meta['cores']} cores ({meta['cpu']}), {meta['memory_gb']:.1f} GB memory,"
+        f" Linux {meta['kernel']}",
+        f"- PostgreSQL: {meta['postgres']} (shared_buffers {meta['shared_buffers']})",
+        f"- Python {meta['python']}, Django {meta['django']}, gunicorn {meta['gunicorn']}"
+        f" ({meta['workers']} sync workers per server), psycopg {meta['psycopg']}",
+        f"- data: {meta['datasets']}",
+        f"- load: {meta['load']}",
+        f"- background: {meta['background']}",
+        f"- wall time: {meta['wall_seconds'] / 60:.1f} min ({meta['timings']})",
+    ]
+
+
+def render_markdown(results: dict[str, Any], targets: list[Target], chart: str) -> str:
+    meta = results["meta"]
+    parts = [
+        f"# Benchmark results {meta['date']}",
+        "",
+        "Produced by `make bench` (`bench/run.py`); method and baselines: `docs/performance.md`.",
+        "",
+        *machine_lines(meta),
+        "",
+        "## Targets",
+        "",
+        markdown(targets_table(targets)),
+        "",
+        "## Web workloads",
+        "",
+        "Latencies are client-side (connect + request + full response) on 127.0.0.1;"
+        " `unexpected` counts responses whose status was not the workload's expected one"
+        " (W4: every non-404 is a leak); `stmts/req` are SQL statements of one request"
+        " without BEGIN/COMMIT, counted in-process with `CaptureQueriesContext`.",
+        "",
+        markdown(web_table(results)),
+        "",
+        *_answers_lines(results),
+        f"![latency and throughput]({chart})",
+        "",
+        "## Operations",
+        "",
+        markdown(ops_table(results)),
+        "",
+        "W6 per table (seed: the command's own per-table time, generating the rows in Python"
+        " and streaming them through COPY; COPY: the same rows into the empty clone):",
+        "",
+        markdown(w6_tables(results)),
+        "",
+        "## Plans (P)",
+        "",
+        markdown(plans_table(results)),
+        "",
+        "## Queries of one request (bench_large)",
+        "",
+    ]
+    for case, q in results["queries"].get("bench_large", {}).items():
+        parts += [
+            f"<details><summary>{case}: {statements(q)} statements,"
+            f" {len(q['sql'])} round trips (HTTP {q['status']})</summary>",
+            "",
+            "```sql",
+            *[_shorten(s) for s in q["sql"]],
+            "```",
+            "</details>",
+            "",
+        ]
+    if results.get("profile"):
+        parts += [
+            "## Profile",
+            "",
+            f"W1 in-process, pyinstrument: `{results['profile']}`.",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def _answers_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, check in (results.get("same_answers") or {}).items():
+        same_servers = [
+            s
+            for s in check["same_as_platform"]
+            if not (s == "bypass" and check["bypass_extra_ids"])
+        ]
+        same = ", ".join(same_servers) or "none"
+        line = f"- {name}: same objects as the platform: {same}"
+        if check["different"]:
+            line += f"; DIFFERENT: {', '.join(check['different'])}"
+        if check["bypass_extra_ids"]:
+            line += (
+                f"; (b) also returns {len(check['bypass_extra_ids'])} private project(s) RLS"
+                " hides from the member (project visibility is enforced by RLS only)"
+            )
+        lines.append(line)
+    return [*lines, ""] if lines else []
+
+
+def _shorten(sql: str, limit: int = 1200) -> str:
+    return sql if len(sql) <= limit else sql[:limit] + " ..."
+
+
+# --- chart ---------------------------------------------------------------
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = [s for s in SERVER_LABELS if any(r["server"] == s for r in results["web"])]
+    colors = {
+        "app": "#3b6ea8",
+        "bypass": "#9bbbe0",
+        "floor": "#5aa469",
+        "app_small": "#e0a458",
+        "floor_small": "#f2d096",
+        "proposal": "#b07cc6",
+    }
+    workloads = ["W0", "W1", "W2", "W3", "W4"]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    width = 0.8 / max(1, len(servers))
+    for ax, (metric, c, label) in zip(
+        axes[0],
+        [
+            ("p50_ms", 1, "latency at 1 client (ms): bar p50, whisker p95"),
+            ("rps", 4, "throughput at 4 clients (req/s, log scale)"),
+        ],
+        strict=True,
+    ):
+        for i, server in enumerate(servers):
+            xs, ys, tops = [], [], []
+            for j, w in enumerate(workloads):
+                row = web_row(results, w, server, c)
+                if row:
+                    xs.append(j + (i - (len(servers) - 1) / 2) * width)
+                    ys.append(row[metric])
+                    tops.append(row["p95_ms"] - row["p50_ms"] if metric == "p50_ms" else 0)
+            if xs:
+                ax.bar(
+                    xs,
+                    ys,
+                    width,
+                    label=SERVER_LABELS[server],
+                    color=colors[server],
+                    yerr=[[0] * len(tops), tops] if metric == "p50_ms" else None,
+                    capsize=2,
+                )
+        ax.set_xticks(range(len(workloads)))
+        ax.set_xticklabels(["W0 ping", "W1 list", "W2 detail", "W3 create", "W4 probe"])
+        ax.set_title(label, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][1].set_yscale("log")  # W0 answers 10-50x faster than anything with a database
+    axes[0][1].set_ylim(bottom=10)
+    if results["web"]:
+        axes[0][0].legend(fontsize=8, loc="upper right")
+    w6, w7 = results.get("w6"), results.get("w7")
+    ax = axes[1][0]
+    if w6:
+        ax.bar(
+            ["seed --scale", "plain COPY"],
+            [w6["seed_rps"], w6["copy_rps"]],
+            color=[colors["app"], colors["floor"]],
+        )
+        ax.set_title(f"W6 load rate (rows/s, {w6['rows']:,} rows)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax = axes[1][1]
+    if w7 and w7.get("available"):
+        ax.bar(
+            [-0.18, 0.82],
+            [w7["backup_seconds"], w7["restore_seconds"]],
+            0.35,
+            label="manage.py backup / restore",
+            color=colors["app"],
+        )
+        ax.bar(
+            [0.18, 1.18],
+            [w7["bare_dump_seconds"], w7["bare_restore_seconds"]],
+            0.35,
+            label="bare pg_dump / pg_restore",
+            color=colors["floor"],
+        )
+        ax.set_xticks([0, 1])
+        ax.set_xticklabels(["backup", "restore"])
+        ax.legend(fontsize=8)
+        ax.set_title(f"W7 seconds ({w7['database']})", fontsize=10)
+    else:
+        ax.set_title("W7: not available", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    meta = results["meta"]
+    fig.suptitle(
+        f"make bench {meta['date']} - {meta['cores']} cores, {meta['memory_gb']:.0f} GB,"
+        f" {meta['postgres'].split(' on ')[0]}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# --- files ---------------------------------------------------------------
+
+
+def write(results: dict[str, Any], targets: list[Target], out_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``<date>.md``, ``<date>.png``, ``latest.md`` and ``latest.json``; return the md."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    date = results["meta"]["date"]
+    png = out_dir / f"{date}.png"
+    chart(results, png)
+    md = out_dir / f"{date}.md"
+    md.write_text(render_markdown(results, targets, png.name) + "\n")
+    shutil.copyfile(md, out_dir / "latest.md")
+    payload = results | {"targets": [asdict(t) | {"verdict": t.verdict} for t in targets]}
+    (out_dir / "latest.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    return md

@@ -1,0 +1,551 @@
+"""``make bench``: the platform's hot paths next to their baselines, in one run.
+
+Steps (each printed with its time):
+
+1. data      - ``bench_large`` (1,000 orgs x 1,000 rows) and ``bench_small``
+               (10 x 100), reused when already loaded (``--fresh`` rebuilds);
+2. prepare   - tokens, request targets, queries per request and plans (P),
+               in a Django process per database (``bench/inproc.py``);
+3. web       - W0-W5 through gunicorn: the platform (app role), baseline (b)
+               (same app, BYPASSRLS role), baseline (a) (``bench/floor.py``),
+               the platform and the floor on ``bench_small`` (W5) and the
+               proposal (``bench/proposal.py``), all running at once; at 1
+               client the servers of a workload are hit alternately, request
+               by request, at 4 clients each alone in interleaved rounds;
+4. W6, W7    - seeding and backup/restore next to plain COPY / pg_dump;
+5. profile   - pyinstrument over W1 in-process;
+6. report    - the table on stdout, ``bench/results/<date>.md|.png``,
+               ``latest.md``, ``latest.json``.
+
+Exit status 1 when a plan check (P) fails or W4 finds a leak; the other
+targets are reported pass/fail without failing the run (timings on a shared
+2-core machine are evidence, not assertions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bench import data, loadgen, ops, report, workloads  # noqa: E402
+from bench.server import Server  # noqa: E402
+
+WORK = BASE_DIR / ".data" / "bench"
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * loadgen.cpu_count())))
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.sections: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        _log(f"== {name}")
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.sections[name] = time.perf_counter() - started
+            _log(f"   {name}: {self.sections[name]:.1f} s")
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {v:.0f} s" for k, v in self.sections.items())
+
+
+# --- environments ---------------------------------------------------------------
+
+
+def production_env(database_url: str, keys: dict[str, str], **extra: str) -> dict[str, str]:
+    """Production settings (DEBUG off), plain http on 127.0.0.1, throttles out of the way."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "DB_NAME", "DJANGO_", "DEBUG", "SECURE_"))
+    }
+    return (
+        env
+        | keys
+        | {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_ENV": "production",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "SECURE_SSL_REDIRECT": "false",
+            # One user makes thousands of requests a minute here; the throttle still runs.
+            "THROTTLE_USER": "10000000/min",
+            "LOG_LEVEL": "WARNING",
+        }
+        | extra
+    )
+
+
+def prepare(ds: data.Dataset, keys: dict[str, str]) -> dict[str, Any]:
+    out = WORK / f"prepare-{ds.name}.json"
+    env = production_env(
+        data.app_url(ds.name),
+        keys,
+        ALLOWED_HOSTS="127.0.0.1,testserver",
+        JWT_ACCESS_MINUTES="240",
+    )
+    done = subprocess.run(  # noqa: S603 - fixed argument list
+        [sys.executable, str(BASE_DIR / "bench" / "inproc.py"), "prepare", str(out)],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,  # production logging reports the W4 probe's 404 on stderr
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"preparing {ds.name} failed")
+    return json.loads(out.read_text())
+
+
+def profile_w1(prep: dict[str, Any], keys: dict[str, str], out: Path) -> None:
+    target = next(t for t in prep["targets"] if t["projects"])
+    env = production_env(data.app_url(prep["database"]), keys, ALLOWED_HOSTS="127.0.0.1,testserver")
+    subprocess.run(  # noqa: S603 - fixed argument list
+        [
+            sys.executable,
+            str(BASE_DIR / "bench" / "inproc.py"),
+            "profile",
+            str(out),
+            f"--path=/api/v1/orgs/{target['org']}/projects/?page_size={workloads.PAGE_SIZE}",
+            f"--token={target['token']}",
+            "--requests=300",
+        ],
+        env=env,
+        cwd=BASE_DIR,
+        check=True,
+    )
+
+
+# --- web workloads ---------------------------------------------------------------
+
+
+def servers(keys: dict[str, str], proposal: bool) -> dict[str, Server]:
+    large, small = data.LARGE.name, data.SMALL.name
+    logs = WORK / "logs"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "PG"))}
+    floor_env = base_env | {"FLOOR_DATABASE_URL": data.app_url(large), **keys}
+    floor_small_env = base_env | {"FLOOR_DATABASE_URL": data.app_url(small), **keys}
+    pool = {
+        "app": Server(
+            "app",
+            "config.wsgi",
+            production_env(data.app_url(large), keys),
+            WORKERS,
+            logs / "app.log",
+        ),
+        "bypass": Server(
+            "bypass",
+            "config.wsgi",
+            production_env(data.owner_url(large), keys),
+            WORKERS,
+            logs / "bypass.log",
+        ),
+        "floor": Server("floor", "bench.floor:application", floor_env, WORKERS, logs / "floor.log"),
+        "app_small": Server(
+            "app_small",
+            "config.wsgi",
+            production_env(data.app_url(small), keys),
+            WORKERS,
+            logs / "app_small.log",
+        ),
+    }
+    pool["floor_small"] = Server(
+        "floor_small", "bench.floor:application", floor_small_env, WORKERS, logs / "floor_small.log"
+    )
+    if proposal:
+        env = production_env(
+            data.app_url(large), keys, DJANGO_SETTINGS_MODULE="bench.proposal_settings"
+        )
+        pool["proposal"] = Server("proposal", "config.wsgi", env, WORKERS, logs / "proposal.log")
+    return pool
+
+
+Group = tuple[str, list[tuple[str, Callable[[], workloads.Workload]]]]
+
+
+def plan_groups(
+    w3: Callable[[str], workloads.Workload],
+    large: dict[str, Any],
+    small: dict[str, Any],
+    proposal: bool,
+) -> list[Group]:
+    """Each workload with the servers it runs on (the platform first, then its baselines)."""
+    w1, w2, w4 = (
+        workloads.w1_list(large["targets"]),
+        workloads.w2_detail(large["targets"]),
+        workloads.w4_probe(large["targets"]),
+    )
+    w1_small = workloads.w1_list(small["targets"])
+    return [
+        ("W0", [("floor", workloads.w0_ping)]),
+        (
+            "W1",
+            [
+                ("app", lambda: w1),
+                ("bypass", lambda: w1),
+                ("floor", lambda: w1),
+                ("app_small", lambda: w1_small),
+                ("floor_small", lambda: w1_small),
+                *([("proposal", lambda: w1)] if proposal else []),
+            ],
+        ),
+        (
+            "W2",
+            [
+                ("app", lambda: w2),
+                ("bypass", lambda: w2),
+                ("floor", lambda: w2),
+                *([("proposal", lambda: w2)] if proposal else []),
+            ],
+        ),
+        ("W3", [("app", lambda: w3("app")), ("floor", lambda: w3("floor"))]),
+        ("W4", [("app", lambda: w4)]),
+    ]
+
+
+def sanity_check(running: dict[str, Server], large: dict[str, Any]) -> dict[str, Any]:
+    """What each server answers to the same W1 and W2 request: the floor and the proposal
+    must return exactly the platform's objects. (b) may return more: without RLS a member
+    also sees the org's private projects (visibility is enforced by RLS only)."""
+    t = next(x for x in large["targets"] if x["projects"])
+    checks: dict[str, Any] = {}
+    for name, request in {
+        "W1": loadgen.HttpRequest(
+            "GET", f"/api/v1/orgs/{t['org']}/projects/?page_size=50", token=t["token"]
+        ),
+        "W2": loadgen.HttpRequest(
+            "GET", f"/api/v1/orgs/{t['org']}/projects/{t['projects'][0]}/", token=t["token"]
+        ),
+    }.items():
+        answers = {}
+        for server in [s for s in ("app", "bypass", "floor", "proposal") if s in running]:
+            status, body = loadgen.fetch(request, running[server].port)
+            payload = json.loads(body) if body else {}
+            items = payload.get("results", [payload])
+            answers[server] = (status, [i.get("id") for i in items], sorted(items[0]))
+        app = answers["app"]
+        differ = [s for s in ("floor", "proposal") if s in answers and answers[s] != app]
+        extra = sorted(set(answers["bypass"][1]) - set(app[1]))
+        checks[name] = {
+            "same_as_platform": [s for s in answers if s != "app" and answers[s] == app],
+            "different": differ,
+            "bypass_extra_ids": extra,
+        }
+        if differ:
+            _log(f"   WARNING: {name}: {', '.join(differ)} answer differently from the platform")
+        if extra:
+            _log(
+                f"   note: {name}: (b) also returns {len(extra)} object(s) RLS hides from this"
+                " member (private projects): visibility lives in RLS only"
+            )
+    return checks
+
+
+def run_web(
+    large: dict[str, Any],
+    small: dict[str, Any],
+    keys: dict[str, str],
+    args: argparse.Namespace,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """c=1: one client alternating between the servers of a workload request by request
+    (``args.seconds`` per server) - latencies measured side by side. c=4: each server on its
+    own, ``args.rounds`` interleaved rounds of ``args.round_seconds`` - throughput."""
+    run_tag = datetime.now(UTC).strftime("%H%M%S")
+    counter = iter(range(1_000_000))
+
+    def w3(server: str) -> workloads.Workload:
+        return workloads.w3_create(large["targets"], f"{run_tag}-{server}-{next(counter)}")
+
+    groups = plan_groups(w3, large, small, args.proposal)
+    pool = servers(keys, args.proposal)
+    merged: dict[tuple[str, str, int], loadgen.LoadResult] = {}
+    meta: dict[tuple[str, str], workloads.Workload] = {}
+    try:
+        for server in pool.values():
+            server.start()
+            _log(f"   started {server.name} on 127.0.0.1:{server.port}")
+        checks = sanity_check(pool, large)
+        _log("   warm-up")
+        for _, members in groups:
+            for server, build in members:
+                loadgen.run(build().requests, port=pool[server].port, concurrency=4, seconds=0.5)
+        for wid, members in groups:
+            built = [(server, build()) for server, build in members]
+            results = loadgen.run_streams(
+                [loadgen.Stream.of(w.requests, pool[server].port) for server, w in built],
+                concurrency=1,
+                seconds=args.seconds * len(built),
+            )
+            for (server, w), result in zip(built, results, strict=True):
+                # Alternating: the server's own rate is requests / time spent on them.
+                result.seconds = sum(result.latencies)
+                merged[(wid, server, 1)] = result
+                meta[(wid, server)] = w
+            _log(
+                f"   c=1 {wid}: "
+                + ", ".join(
+                    f"{s} p50 {r.percentile(50):.2f} ms"
+                    for (s, _), r in zip(built, results, strict=True)
+                )
+            )
+        for r in range(args.rounds):
+            for wid, members in groups:
+                for server, build in members:
+                    w = build()
+                    result = loadgen.run(
+                        w.requests,
+                        port=pool[server].port,
+                        concurrency=4,
+                        seconds=args.round_seconds,
+                    )
+                    total = merged.setdefault((wid, server, 4), loadgen.LoadResult(concurrency=4))
+                    total.latencies.extend(result.latencies)
+                    total.statuses.update(result.statuses)
+                    total.errors += result.errors
+                    total.seconds += result.seconds
+            _log(
+                f"   c=4 round {r + 1}/{args.rounds}: "
+                + ", ".join(
+                    f"{wid} {server} {merged[(wid, server, 4)].rps:.0f}/s"
+                    for wid, members in groups
+                    for server, _ in members
+                    if wid in ("W1", "W2")
+                )
+            )
+    finally:
+        for server in pool.values():
+            server.stop()
+    rows = []
+    for (wid, server, _), result in merged.items():
+        w = meta[(wid, server)]
+        on_small = server.endswith("_small")
+        db = data.SMALL.name if on_small else data.LARGE.name
+        prep = small if on_small else large
+        query = prep["queries"].get(wid) if wid in ("W1", "W2", "W3", "W4") else None
+        rows.append(
+            {
+                "workload": wid,
+                "title": w.title,
+                "server": server,
+                "db": db,
+                **result.summary(),
+                "unexpected": result.count - result.statuses.get(w.expected_status, 0),
+                "statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+                "statements": (
+                    report.statements(query) if query and not server.startswith("floor") else ""
+                ),
+            }
+        )
+    order = {"W0": 0, "W1": 1, "W2": 2, "W3": 3, "W4": 4}
+    servers_order = {name: i for i, name in enumerate(report.SERVER_LABELS)}
+    rows.sort(key=lambda r: (order[r["workload"]], r["concurrency"], servers_order[r["server"]]))
+    return rows, checks
+
+
+# --- background load -----------------------------------------------------------
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy over ``seconds`` (from /proc/stat), whoever uses them."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_for_quiet(limit: float, timeout: float) -> float:
+    """Wait (up to ``timeout`` s) until other work leaves the CPUs mostly idle; return the
+    busy share last seen. The measurements are still made when the box stays busy: the
+    report shows the figure so the reader can judge."""
+    deadline = time.monotonic() + timeout
+    busy = cpu_busy()
+    while busy > limit and time.monotonic() < deadline:
+        _log(f"   CPUs {busy:.0%} busy with other work; waiting for < {limit:.0%} ...")
+        busy = cpu_busy(5.0)
+    return busy
+
+
+# --- machine ---------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import gunicorn
+    import psycopg
+
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    with data.admin_connect() as conn:
+        version = conn.execute("SELECT version()").fetchone()[0]
+        shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+        check=False,
+    ).stdout.strip()
+    now = datetime.now(UTC)
+    return {
+        "date": now.strftime("%Y-%m-%d"),
+        "started": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit or "unknown",
+        "cores": loadgen.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": mem_kb / 1024 / 1024,
+        "kernel": platform.release(),
+        "postgres": version,
+        "shared_buffers": shared_buffers,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "psycopg": psycopg.__version__,
+        "workers": WORKERS,
+    }
+
+
+# --- main ---------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fresh", action="store_true", help="rebuild the bench databases")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="c=1: seconds per server (alternating)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="c=4: interleaved rounds")
+    parser.add_argument(
+        "--round-seconds", type=float, default=1.5, help="c=4: seconds per server and round"
+    )
+    parser.add_argument("--skip", default="", help="comma list of: web,w6,w7,profile")
+    parser.add_argument(
+        "--quiet-below", type=float, default=0.3, help="wait for CPUs less busy than this"
+    )
+    parser.add_argument("--quiet-wait", type=float, default=60, help="at most this long (s)")
+    parser.add_argument(
+        "--no-proposal",
+        dest="proposal",
+        action="store_false",
+        help="skip serving W1/W2 with the recommended changes (bench/proposal.py)",
+    )
+    parser.add_argument("--w6-orgs", type=int, default=100)
+    parser.add_argument("--w6-rows", type=int, default=300)
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    started = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    timer = Timer()
+    meta = machine()
+    _log(f"bench: {meta['cores']} cores, {meta['memory_gb']:.1f} GB, {meta['postgres']}")
+
+    from organizations.operations.scale_seed import seeding_steps
+
+    steps = [label for label, _ in seeding_steps("seed_scale")]
+    if "projects" not in steps:
+        _log("   WARNING: no projects seed_scale step; W1-W4 need projects")
+    prepared = timer.run(
+        "data",
+        lambda: [data.ensure(ds, steps, fresh=args.fresh) for ds in (data.LARGE, data.SMALL)],
+    )
+    keys = {"SECRET_KEY": secrets.token_urlsafe(48), "JWT_SIGNING_KEY": secrets.token_urlsafe(48)}
+    large, small = timer.run(
+        "prepare", lambda: [prepare(ds, keys) for ds in (data.LARGE, data.SMALL)]
+    )
+    results: dict[str, Any] = {
+        "web": [],
+        "queries": {"bench_large": large["queries"], "bench_small": small["queries"]},
+        "plans": {"bench_large": large["plans"], "bench_small": small["plans"]},
+    }
+    background = "not measured"
+    if "web" not in skip:
+        with data.admin_connect() as conn:
+            conn.execute("CHECKPOINT")  # no dirty buffers left over from loading
+        busy = wait_for_quiet(args.quiet_below, args.quiet_wait)
+        load_before = os.getloadavg()[0]
+        web, checks = timer.run(
+            "web",
+            lambda: run_web(large, small, keys, args),
+        )
+        results["web"], results["same_answers"] = web, checks
+        background = (
+            f"CPUs {busy:.0%} busy just before the web runs (other processes); 1-min load"
+            f" average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after them"
+        )
+    if "w6" not in skip:
+        w6 = timer.run("W6", lambda: ops.w6_seed(WORK, args.w6_orgs, args.w6_rows))
+        results["w6"] = w6.as_dict()
+    if "w7" not in skip:
+        w7 = timer.run("W7", lambda: ops.w7_backup(WORK / "w7", data.LARGE.name))
+        results["w7"] = w7.as_dict()
+    if "profile" not in skip:
+        profile = report.RESULTS_DIR / "profile-w1.txt"
+        timer.run("profile", lambda: profile_w1(large, keys, profile))
+        results["profile"] = profile.name
+    meta |= {
+        "datasets": "; ".join(
+            f"{p.dataset.name} {p.dataset.orgs:,} orgs x {p.dataset.rows_per_org:,} rows"
+            f" ({'built' if p.built else 'reused'} in {p.seconds:.0f} s)"
+            for p in prepared
+        ),
+        "load": f"1 client alternating between a workload's servers request by request"
+        f" ({args.seconds:g} s per server); 4 clients per server in {args.rounds} interleaved"
+        f" rounds of {args.round_seconds:g} s; one new connection per request",
+        "background": background,
+        "wall_seconds": time.perf_counter() - started,
+        "timings": timer.summary(),
+    }
+    results["meta"] = meta
+    targets = report.evaluate(results)
+    md = report.write(results, targets)
+    _log("")
+    _log(report.console(report.web_table(results)))
+    _log("")
+    _log(report.console(report.ops_table(results)))
+    _log("")
+    _log(report.console(report.targets_table(targets)))
+    _log(f"\nwritten {md.relative_to(BASE_DIR)} (+ .png, latest.md, latest.json)")
+    _log(f"total {meta['wall_seconds'] / 60:.1f} min")
+    hard = [t for t in targets if t.name.startswith(("P plans", "W4")) and t.ok is False]
+    return 1 if hard else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
