@@ -97,7 +97,13 @@ class Membership(models.Model):
                 condition=models.Q(role__in=Role.values), name="membership_role_valid"
             ),
         ]
-        indexes = [models.Index(fields=["user", "organization"], name="membership_user_org_idx")]
+        indexes = [
+            models.Index(fields=["user", "organization"], name="membership_user_org_idx"),
+            # The members list: newest first within one organization.
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="membership_org_created_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.organization_id} as {self.role}"

@@ -60,7 +60,14 @@ class Project(TenantModel):
             models.Index(
                 fields=["organization", "-created_at", "-id"], name="project_org_created_idx"
             ),
-            models.Index(fields=["organization", "visibility"], name="project_org_visibility_idx"),
+            # app.hidden_project_ids() runs in every project-table policy: an index-only
+            # scan of the org's private projects instead of visiting every project row.
+            models.Index(
+                fields=["organization"],
+                include=["id"],
+                condition=models.Q(visibility="private"),
+                name="project_org_private_idx",
+            ),
             GinIndex(fields=["search"], name="project_search_idx"),
         ]
 
