@@ -21,7 +21,6 @@ SERVER_LABELS = {
     "floor": "(a) floor: psycopg + orjson",
     "app_small": "platform @ 10 orgs (W5)",
     "floor_small": "(a) floor @ 10 orgs (W5)",
-    "proposal": "proposal: recommended changes (bench/proposal.py)",
 }
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
@@ -33,7 +32,7 @@ class Target:
     limit: str
     ok: bool | None  # None: could not be measured
     margin: str
-    info: bool = False  # the proposal's figure: shown, not a target of the platform
+    info: bool = False  # shown for context, not a target
 
     @property
     def verdict(self) -> str:
@@ -146,31 +145,6 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
                 info=True,
             )
         )
-    if web_row(r, "W1", "proposal", 1):
-        targets += [
-            replace(
-                _ratio_target(
-                    "with the proposal: W1 p50 vs floor (a), c=1",
-                    _p50(r, "W1", "proposal"),
-                    _p50(r, "W1", "floor"),
-                    3.0,
-                    at_most=True,
-                    unit=f"{_p50(r, 'W1', 'proposal')} / {_p50(r, 'W1', 'floor')} ms",
-                ),
-                info=True,
-            ),
-            replace(
-                _ratio_target(
-                    "with the proposal: W1 req/s vs floor (a), c=4",
-                    _rps(r, "W1", "proposal"),
-                    _rps(r, "W1", "floor"),
-                    1 / 3,
-                    at_most=False,
-                    unit=f"{_rps(r, 'W1', 'proposal')} / {_rps(r, 'W1', 'floor')} req/s",
-                ),
-                info=True,
-            ),
-        ]
     return targets
 
 
@@ -503,7 +477,6 @@ def chart(results: dict[str, Any], path: Path) -> None:
         "floor": "#5aa469",
         "app_small": "#e0a458",
         "floor_small": "#f2d096",
-        "proposal": "#b07cc6",
     }
     workloads = ["W0", "W1", "W2", "W3", "W4"]
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))

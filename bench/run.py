@@ -8,8 +8,8 @@ Steps (each printed with its time):
                in a Django process per database (``bench/inproc.py``);
 3. web       - W0-W5 through gunicorn: the platform (app role), baseline (b)
                (same app, BYPASSRLS role), baseline (a) (``bench/floor.py``),
-               the platform and the floor on ``bench_small`` (W5) and the
-               proposal (``bench/proposal.py``), all running at once; at 1
+               and the platform and the floor on ``bench_small`` (W5), all
+               running at once; at 1
                client the servers of a workload are hit alternately, request
                by request, at 4 clients each alone in interleaved rounds;
 4. W6, W7    - seeding and backup/restore next to plain COPY / pg_dump;
@@ -144,7 +144,7 @@ def profile_w1(prep: dict[str, Any], keys: dict[str, str], out: Path) -> None:
 # --- web workloads ---------------------------------------------------------------
 
 
-def servers(keys: dict[str, str], proposal: bool) -> dict[str, Server]:
+def servers(keys: dict[str, str]) -> dict[str, Server]:
     large, small = data.LARGE.name, data.SMALL.name
     logs = WORK / "logs"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "PG"))}
@@ -177,11 +177,6 @@ def servers(keys: dict[str, str], proposal: bool) -> dict[str, Server]:
     pool["floor_small"] = Server(
         "floor_small", "bench.floor:application", floor_small_env, WORKERS, logs / "floor_small.log"
     )
-    if proposal:
-        env = production_env(
-            data.app_url(large), keys, DJANGO_SETTINGS_MODULE="bench.proposal_settings"
-        )
-        pool["proposal"] = Server("proposal", "config.wsgi", env, WORKERS, logs / "proposal.log")
     return pool
 
 
@@ -192,7 +187,6 @@ def plan_groups(
     w3: Callable[[str], workloads.Workload],
     large: dict[str, Any],
     small: dict[str, Any],
-    proposal: bool,
 ) -> list[Group]:
     """Each workload with the servers it runs on (the platform first, then its baselines)."""
     w1, w2, w4 = (
@@ -211,7 +205,6 @@ def plan_groups(
                 ("floor", lambda: w1),
                 ("app_small", lambda: w1_small),
                 ("floor_small", lambda: w1_small),
-                *([("proposal", lambda: w1)] if proposal else []),
             ],
         ),
         (
@@ -220,7 +213,6 @@ def plan_groups(
                 ("app", lambda: w2),
                 ("bypass", lambda: w2),
                 ("floor", lambda: w2),
-                *([("proposal", lambda: w2)] if proposal else []),
             ],
         ),
         ("W3", [("app", lambda: w3("app")), ("floor", lambda: w3("floor"))]),
@@ -229,9 +221,9 @@ def plan_groups(
 
 
 def sanity_check(running: dict[str, Server], large: dict[str, Any]) -> dict[str, Any]:
-    """What each server answers to the same W1 and W2 request: the floor and the proposal
-    must return exactly the platform's objects. (b) may return more: without RLS a member
-    also sees the org's private projects (visibility is enforced by RLS only)."""
+    """What each server answers to the same W1 and W2 request: the floor must return
+    exactly the platform's objects. (b) may return more: without RLS a member also sees
+    the org's private projects (visibility is enforced by RLS only)."""
     t = next(x for x in large["targets"] if x["projects"])
     checks: dict[str, Any] = {}
     for name, request in {
@@ -243,13 +235,13 @@ def sanity_check(running: dict[str, Server], large: dict[str, Any]) -> dict[str,
         ),
     }.items():
         answers = {}
-        for server in [s for s in ("app", "bypass", "floor", "proposal") if s in running]:
+        for server in [s for s in ("app", "bypass", "floor") if s in running]:
             status, body = loadgen.fetch(request, running[server].port)
             payload = json.loads(body) if body else {}
             items = payload.get("results", [payload])
             answers[server] = (status, [i.get("id") for i in items], sorted(items[0]))
         app = answers["app"]
-        differ = [s for s in ("floor", "proposal") if s in answers and answers[s] != app]
+        differ = [s for s in ("floor",) if s in answers and answers[s] != app]
         extra = sorted(set(answers["bypass"][1]) - set(app[1]))
         checks[name] = {
             "same_as_platform": [s for s in answers if s != "app" and answers[s] == app],
@@ -281,8 +273,8 @@ def run_web(
     def w3(server: str) -> workloads.Workload:
         return workloads.w3_create(large["targets"], f"{run_tag}-{server}-{next(counter)}")
 
-    groups = plan_groups(w3, large, small, args.proposal)
-    pool = servers(keys, args.proposal)
+    groups = plan_groups(w3, large, small)
+    pool = servers(keys)
     merged: dict[tuple[str, str, int], loadgen.LoadResult] = {}
     meta: dict[tuple[str, str], workloads.Workload] = {}
     try:
@@ -460,12 +452,6 @@ def main() -> int:
         "--quiet-below", type=float, default=0.3, help="wait for CPUs less busy than this"
     )
     parser.add_argument("--quiet-wait", type=float, default=60, help="at most this long (s)")
-    parser.add_argument(
-        "--no-proposal",
-        dest="proposal",
-        action="store_false",
-        help="skip serving W1/W2 with the recommended changes (bench/proposal.py)",
-    )
     parser.add_argument("--w6-orgs", type=int, default=100)
     parser.add_argument("--w6-rows", type=int, default=300)
     args = parser.parse_args()

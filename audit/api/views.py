@@ -6,6 +6,7 @@ import django_filters
 from rest_framework import serializers
 
 from audit.models import AuditEvent
+from config.api.filters import FilterSet
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 
 
@@ -31,7 +32,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     action = django_filters.CharFilter()
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     actor = django_filters.UUIDFilter(field_name="actor_id")

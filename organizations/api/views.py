@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.filters import FilterSet
 from config.api.serializers import validated
 from organizations import selectors, services
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView, UserScopedAPIView
@@ -70,7 +71,7 @@ class OrganizationDetailView(OrgScopedAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MembershipFilter(django_filters.FilterSet):
+class MembershipFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     email = django_filters.CharFilter(field_name="user__email", lookup_expr="icontains")
 
@@ -132,7 +133,7 @@ class MemberLeaveView(OrgScopedAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationFilter(django_filters.FilterSet):
+class InvitationFilter(FilterSet):
     email = django_filters.CharFilter(lookup_expr="icontains")
     role = django_filters.ChoiceFilter(choices=Role.choices)
     pending = django_filters.BooleanFilter(method="filter_pending")

@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.filters import FilterSet
 from config.api.pagination import CursorPagination
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin
@@ -127,7 +128,7 @@ class MessageListView(_ConversationViewMixin, ListAPIMixin, ProjectScopedAPIView
 # --- generations ------------------------------------------------------------------------
 
 
-class GenerationFilter(filters.FilterSet):
+class GenerationFilter(FilterSet):
     status = filters.ChoiceFilter(choices=Generation.Status.choices)
 
     class Meta:

@@ -18,6 +18,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.filters import FilterSet
 from config.api.serializers import validated
 from config.errors import NotFound
 from organizations.api.base import ListAPIMixin
@@ -30,7 +31,7 @@ from projects.storage import staging
 logger = logging.getLogger(__name__)
 
 
-class AssetFilter(filters.FilterSet):
+class AssetFilter(FilterSet):
     kind = filters.ChoiceFilter(choices=Asset.Kind.choices)
 
     class Meta:

@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.filters import FilterSet
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin
 from projects.api.activity_serializers import JobCreateSerializer, JobSerializer
@@ -19,7 +20,7 @@ from projects.models import Asset, Job
 from projects.services import jobs
 
 
-class JobFilter(filters.FilterSet):
+class JobFilter(FilterSet):
     status = filters.ChoiceFilter(choices=Job.Status.choices)
     type = filters.CharFilter()
 

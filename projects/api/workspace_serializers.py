@@ -90,6 +90,44 @@ class ProjectSerializer(serializers.ModelSerializer):
         )
 
 
+# The project list is the hottest read of the API: it reads ``.values()`` of these
+# columns and shapes each row with ``project_list_item`` instead of instantiating
+# models and serializers (2x the throughput; see docs/performance.md). A test holds
+# the two paths to the same output.
+PROJECT_LIST_COLUMNS = (
+    "id", "name", "slug", "description", "tags", "visibility", "settings", "archived_at",
+    "my_override", "is_favorite", "created_by__id", "created_by__email", "created_by__name",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+def project_list_item(row: dict[str, Any], org_role: str) -> dict[str, Any]:
+    """``ProjectSerializer``'s document from one row of ``PROJECT_LIST_COLUMNS``."""
+    creator = row["created_by__id"]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "description": row["description"],
+        "tags": row["tags"],
+        "visibility": row["visibility"],
+        "settings": row["settings"],
+        "archived": row["archived_at"] is not None,
+        "archived_at": row["archived_at"],
+        "favorite": bool(row["is_favorite"]),
+        "my_role": project_role(
+            org_role, row["my_override"], private=row["visibility"] == Project.Visibility.PRIVATE
+        ),
+        "created_by": (
+            {"id": creator, "email": row["created_by__email"], "name": row["created_by__name"]}
+            if creator
+            else None
+        ),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
 class ProjectMemberSerializer(serializers.ModelSerializer):
     user = WorkspaceUserSerializer(read_only=True)
     role = ProjectRoleField(read_only=True)

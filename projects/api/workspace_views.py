@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.filters import FilterSet
 from config.api.pagination import CursorPagination
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
@@ -25,6 +26,7 @@ from organizations.permissions import project_role
 from projects import selectors
 from projects.api.base import ProjectScopedAPIView
 from projects.api.workspace_serializers import (
+    PROJECT_LIST_COLUMNS,
     FileCreateSerializer,
     FileDetailSerializer,
     FileRestoreSerializer,
@@ -44,6 +46,7 @@ from projects.api.workspace_serializers import (
     SnapshotDetailSerializer,
     SnapshotRestoreResultSerializer,
     SnapshotSerializer,
+    project_list_item,
 )
 from projects.models import FileRevision, Project, ProjectFile, ProjectMember, Snapshot
 from projects.services import files as file_services
@@ -76,7 +79,7 @@ class _WithOrgRole:
 # --- projects ---------------------------------------------------------------------------
 
 
-class ProjectFilter(filters.FilterSet):
+class ProjectFilter(FilterSet):
     tag = filters.CharFilter(method="filter_tag", help_text="Projects carrying this tag.")
     visibility = filters.ChoiceFilter(choices=Project.Visibility.choices)
     archived = filters.BooleanFilter(
@@ -90,10 +93,14 @@ class ProjectFilter(filters.FilterSet):
         model = Project
         fields = ["tag", "visibility", "archived", "favorite"]
 
+    @classmethod
+    def apply_defaults(cls, queryset: Any) -> Any:
+        return queryset.filter(archived_at__isnull=True)
+
     def filter_queryset(self, queryset: Any) -> Any:
         queryset = super().filter_queryset(queryset)
         if self.form.cleaned_data.get("archived") is None:
-            queryset = queryset.filter(archived_at__isnull=True)
+            queryset = self.apply_defaults(queryset)
         return queryset
 
     def filter_tag(self, queryset: Any, name: str, value: str) -> Any:
@@ -119,6 +126,11 @@ class ProjectListView(_WithOrgRole, ListAPIMixin, OrgScopedAPIView):
         return selectors.projects_for_user(
             organization_id=self.organization_id, user_id=self.request.user.id
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = self.filter_queryset(self.get_queryset()).values(*PROJECT_LIST_COLUMNS)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([project_list_item(row, self.org.role) for row in page])
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request, org_slug: str) -> Response:
@@ -270,7 +282,7 @@ class ProjectMemberDetailView(ProjectScopedAPIView):
 # --- files ------------------------------------------------------------------------------------
 
 
-class FileFilter(filters.FilterSet):
+class FileFilter(FilterSet):
     path_prefix = filters.CharFilter(
         field_name="path", lookup_expr="startswith", help_text="Files whose path starts so."
     )
@@ -282,10 +294,14 @@ class FileFilter(filters.FilterSet):
         model = ProjectFile
         fields = ["path_prefix", "include_deleted"]
 
+    @classmethod
+    def apply_defaults(cls, queryset: Any) -> Any:
+        return queryset.filter(deleted_at__isnull=True)
+
     def filter_queryset(self, queryset: Any) -> Any:
         queryset = super().filter_queryset(queryset)
         if not self.form.cleaned_data.get("include_deleted"):
-            queryset = queryset.filter(deleted_at__isnull=True)
+            queryset = self.apply_defaults(queryset)
         return queryset
 
     def filter_include_deleted(self, queryset: Any, name: str, value: bool) -> Any:

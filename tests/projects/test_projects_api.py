@@ -117,6 +117,28 @@ def test_the_list_shows_my_role_and_my_favorites(personas):
     assert {p["my_role"] for p in body["results"]} == {"viewer"}
 
 
+@pytest.mark.parametrize("persona", ["owner", "member", "viewer"])
+def test_a_list_item_is_the_same_document_as_the_detail(personas, persona):
+    """The list is built from ``.values()`` rows, the detail by ``ProjectSerializer``."""
+    owner = personas.users["owner"]
+    starred = make_project(personas.org, owner, "starred", tags=["web"], settings={"theme": "dark"})
+    make_project(personas.org, owner, "secret", visibility="private")
+    archived = make_project(personas.org, owner, "old", description="Legacy")
+    client = personas.client(persona)
+    client.put(project_url(starred.slug, "favorite/"))
+    assert personas.client("owner").post(project_url(archived.slug, "archive/")).status_code == 200
+
+    listed = client.get(projects_url() + "?archived=true").json()["results"]
+    listed += client.get(projects_url()).json()["results"]
+
+    by_slug = {item["slug"]: item for item in listed}
+    assert by_slug["old"]["archived"] and by_slug["starred"]["favorite"]
+    for item in listed:
+        detail = client.get(project_url(item["slug"]))
+        assert detail.status_code == 200
+        assert item == detail.json()
+
+
 def test_the_list_filters_by_tag_visibility_and_favorite(personas):
     owner = personas.users["owner"]
     make_project(personas.org, owner, "tagged", tags=["web", "api"])
