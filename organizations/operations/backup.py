@@ -73,14 +73,19 @@ from organizations.operations.pg import (
     tail,
 )
 
-BACKUP_FORMAT = "saas-backup/1"
+# Version 2: per-table checksums are order-independent md5 sums (see table_checksum);
+# version 1 manifests hold sha256 of the ordered COPY output, which this code cannot
+# recompute, so they are refused with a message rather than failing every table.
+BACKUP_FORMAT = "saas-backup/2"
+OLD_FORMATS = ("saas-backup/1",)
 MANIFEST = "manifest.json"
 DUMP = "database.dump"
 ENCRYPTED_DUMP = "database.dump.enc"
 KEY_ENV = "BACKUP_ENCRYPTION_KEY"
 CHECKSUM_METHOD = (
-    "sha256 of COPY (SELECT * FROM t ORDER BY primary key) TO STDOUT, text format,"
-    " TimeZone=UTC, DateStyle=ISO"
+    "sum over rows of the first 64 bits of md5(t::text) as a signed bigint, modulo 2^64,"
+    " as 16 hex digits; TimeZone=UTC, DateStyle=ISO, IntervalStyle=postgres,"
+    " extra_float_digits=1, bytea_output=hex"
 )
 
 
@@ -281,7 +286,7 @@ def fingerprint(conn: psycopg.Connection, *, desc: str = "checksums") -> dict[st
     tables = {}
     for table in tqdm(list_tables(conn), desc=desc, unit="table", disable=None, position=0):
         rows, digest = table_checksum(conn, table)
-        tables[table.qualified] = {"rows": rows, "sha256": digest}
+        tables[table.qualified] = {"rows": rows, "checksum": digest}
     return {
         "tables": tables,
         "rls": rls_state(conn),
@@ -316,7 +321,7 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     for name in sorted(want.keys() & got.keys()):
         if want[name]["rows"] != got[name]["rows"]:
             out.append(f"{name}: {got[name]['rows']} rows, the manifest says {want[name]['rows']}")
-        elif want[name]["sha256"] != got[name]["sha256"]:
+        elif want[name]["checksum"] != got[name]["checksum"]:
             out.append(f"{name}: same row count but different content (checksum)")
     want_rls, got_rls = expected["rls"]["tables"], actual["rls"]["tables"]
     for name in sorted(want_rls.keys() & got_rls.keys()):
@@ -490,7 +495,16 @@ def backup_open(path: Path) -> Backup:
         manifest = json.loads(manifest_path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise OperationError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT:
+    if not isinstance(manifest, dict):
+        raise OperationError(f"{manifest_path} is not a {BACKUP_FORMAT} manifest.")
+    if manifest.get("format") in OLD_FORMATS:
+        raise OperationError(
+            f"{manifest_path} is a {manifest['format']} manifest, made by an older version "
+            f"whose table checksums this version cannot recompute (it writes "
+            f"{BACKUP_FORMAT}). Restore and verify it with the release that made it. "
+            "Nothing was changed."
+        )
+    if manifest.get("format") != BACKUP_FORMAT:
         raise OperationError(f"{manifest_path} is not a {BACKUP_FORMAT} manifest.")
     missing = {"dump", "tables", "rls", "migrations"} - manifest.keys()
     if missing:

@@ -5,6 +5,8 @@ Backups read committed data through another login, hence ``transaction=True``.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -18,14 +20,21 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
 from organizations.operations.backup import (
+    BACKUP_FORMAT,
     ENCRYPTED_DUMP,
     MANIFEST,
     OperationError,
     decrypt_dump,
     encryption_keys,
 )
-from organizations.operations.pg import check_program_compatible, current_database
-from tests.operations.support import database_fingerprint, rls_snapshot
+from organizations.operations.pg import (
+    Table,
+    check_program_compatible,
+    current_database,
+    pin_output_settings,
+    table_checksum,
+)
+from tests.operations.support import database_fingerprint, owner_connect, rls_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,10 +61,15 @@ def test_backup_then_restore_into_a_new_database_reproduces_every_table_and_rls(
     backup = _backup(tmp_path)
     manifest = json.loads((backup / MANIFEST).read_text())
     assert manifest["tables"]["public.organizations_membership"]["rows"] >= 10 + 6
-    leaves = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("organizations")
-    assert manifest["migrations"]["organizations"][-1] == leaves[0][1]
+    (latest,) = MigrationLoader(None).graph.leaf_nodes("organizations")
+    assert manifest["migrations"]["organizations"][-1] == latest[1]
     assert {"pg_dump", "python", "django", "psycopg"} <= manifest["tools"].keys()
     assert manifest["rls"]["tables"]["public.audit_auditevent"]["forced"] is True
+    assert manifest["format"] == BACKUP_FORMAT
+    assert all(
+        len(t["checksum"]) == 16 and int(t["checksum"], 16) >= 0
+        for t in manifest["tables"].values()
+    )
 
     target = scratch_db()
     call_command("restore", str(backup), "--database", target)
@@ -164,12 +178,101 @@ def test_backup_verify_fails_when_the_data_does_not_match_the_manifest(
     path = backup / MANIFEST
     manifest = json.loads(path.read_text())
     manifest["tables"]["public.organizations_membership"]["rows"] += 1
+    checksum = manifest["tables"]["public.organizations_organization"]["checksum"]
+    manifest["tables"]["public.organizations_organization"]["checksum"] = checksum[::-1]
     del manifest["rls"]["tables"]["public.audit_auditevent"]["policies"]["audit_select"]
     path.write_text(json.dumps(manifest))
     before = databases_like_this_one()
+    stderr = io.StringIO()
     with pytest.raises(CommandError, match="does NOT match"):
-        call_command("backup_verify", str(backup))
+        call_command("backup_verify", str(backup), stderr=stderr)
     assert databases_like_this_one() == before  # the scratch database was dropped
+    assert "public.organizations_membership: " in stderr.getvalue()
+    assert (
+        "public.organizations_organization: same row count but different content"
+        in stderr.getvalue()
+    )
+    assert "public.audit_auditevent: unexpected policy audit_select" in stderr.getvalue()
+
+
+def test_a_manifest_of_the_previous_format_is_refused_before_anything_is_touched(
+    data, tmp_path, scratch_db, databases_like_this_one
+):
+    backup = _backup(tmp_path)
+    path = backup / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["format"] = "saas-backup/1"
+    for entry in manifest["tables"].values():
+        entry["sha256"] = hashlib.sha256(entry.pop("checksum").encode()).hexdigest()
+    path.write_text(json.dumps(manifest))
+    before = databases_like_this_one()
+    for args in (["restore", "--database", scratch_db()], ["backup_verify"]):
+        with pytest.raises(CommandError, match=r"saas-backup/1 manifest, made by an older"):
+            call_command(args[0], str(backup), *args[1:])
+    assert databases_like_this_one() == before
+
+
+ROWS = [
+    "(1, 'plain', '2001-02-03 04:05:06+00', 1.5::float8, '\\x00ff'::bytea,"
+    " '{\"a\": [1, 2]}'::jsonb, '1 day')",
+    "(2, 'quote \" comma , paren ) backslash \\ newline ' || chr(10) || 'é', "
+    "'2024-02-29 23:59:59.123456+05:30', 0.1::float8, NULL, 'null'::jsonb, '-1 mon 2 s')",
+    "(3, '', '-infinity', 'NaN'::float8, '\\x'::bytea, NULL, NULL)",
+    "(4, NULL, NULL, -0.0::float8, NULL, '{}'::jsonb, NULL)",
+]
+
+
+def _temp_table(conn, name: str, rows: list[str]) -> Table:
+    conn.execute(
+        f"CREATE TEMP TABLE {name} (id int, label text, at timestamptz, x float8, b bytea,"
+        " j jsonb, span interval)"
+    )
+    for row in rows:
+        conn.execute(f"INSERT INTO {name} VALUES {row}")
+    return Table("pg_temp", name)
+
+
+def test_table_checksum_ignores_row_order_but_sees_every_row_and_value():
+    with owner_connect() as conn:
+        pin_output_settings(conn, local=False)
+        forward = table_checksum(conn, _temp_table(conn, "forward", ROWS))
+        backward = table_checksum(conn, _temp_table(conn, "backward", ROWS[::-1]))
+        assert forward == backward
+        assert forward[0] == 4
+
+        # Independently: md5 of each row's text, first 64 bits signed, summed mod 2**64.
+        total = 0
+        for (text,) in conn.execute("SELECT t::text FROM forward t"):
+            total += int.from_bytes(
+                hashlib.md5(text.encode(), usedforsecurity=False).digest()[:8], signed=True
+            )
+        assert forward[1] == f"{total % 2**64:016x}"
+
+        # One changed value, a duplicated row, a missing row: all different.
+        conn.execute("UPDATE backward SET x = 1.5000000000000002 WHERE id = 1")
+        changed = table_checksum(conn, Table("pg_temp", "backward"))
+        assert changed[0] == 4 and changed[1] != forward[1]
+        conn.execute("INSERT INTO forward SELECT * FROM forward WHERE id = 3")
+        doubled = table_checksum(conn, Table("pg_temp", "forward"))
+        assert doubled[0] == 5 and doubled[1] != forward[1]
+        assert table_checksum(conn, _temp_table(conn, "fewer", ROWS[1:]))[1] != forward[1]
+        assert table_checksum(conn, _temp_table(conn, "empty", [])) == (0, "0" * 16)
+
+
+def test_table_checksum_does_not_depend_on_the_session_settings_it_pins():
+    with owner_connect() as conn:
+        table = _temp_table(conn, "pinned", ROWS[:2])
+        conn.execute("SET TimeZone = 'Asia/Kolkata'")
+        conn.execute("SET DateStyle = 'SQL, DMY'")
+        conn.execute("SET extra_float_digits = -3")
+        conn.execute("SET bytea_output = 'escape'")
+        conn.execute("SET IntervalStyle = 'iso_8601'")
+        unpinned = table_checksum(conn, table)
+        pin_output_settings(conn, local=False)
+        pinned = table_checksum(conn, table)
+        conn.execute("RESET ALL")
+        pin_output_settings(conn, local=False)
+        assert table_checksum(conn, table) == pinned != unpinned
 
 
 def test_retention_keeps_the_newest_backups_and_nothing_else_is_touched(data, tmp_path):
