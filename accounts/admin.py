@@ -16,6 +16,8 @@ from accounts import services
 from accounts.models import Session, User, UserSettings
 from config.admin import ReadOnlyTabularInline
 from organizations.models import Membership
+from organizations.selectors import organizations_only_owned_by
+from organizations.services import user_delete
 
 
 class UserCreationForm(forms.ModelForm):
@@ -94,6 +96,29 @@ class UserAdmin(BaseUserAdmin):
         if change:
             super().save_related(request, form, formsets, change)
 
+    # Deleting: superusers only, through ``organizations.services.user_delete`` (the
+    # last-owner rule, audit events); what the user wrote stays, without an author.
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting a user could strip an organization of its last owner; deactivate instead.
-        return False
+        return request.user.is_superuser
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, Any]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Memberships end through the service, not through the membership screen.
+        perms_needed.discard(Membership._meta.verbose_name)
+        protected = [
+            *protected,
+            *(
+                f"{user}: the only owner of {org}; make someone else owner first."
+                for user in objs
+                for org in organizations_only_owned_by(user=user)
+            ),
+        ]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_delete(actor=request.user, user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for user in queryset:
+            user_delete(actor=request.user, user=user)

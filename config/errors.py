@@ -36,3 +36,9 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+def slug_taken(message: str = "This slug is taken.") -> Conflict:
+    """The 409 for a slug already used by a sibling (organization, project): code
+    ``slug_taken``, the field named in ``details``."""
+    return Conflict(message, code="slug_taken", details={"slug": ["This slug is taken."]})

@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
         "MessageRoleEnum": "projects.models.Message.Role",
         "JobStatusEnum": "projects.models.Job.Status",
         "GenerationStatusEnum": "projects.models.Generation.Status",
+        "AssetKindEnum": "projects.models.Asset.Kind",
+        "SearchHitTypeEnum": "projects.services.search.TYPES",
     },
 }
 

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, Forbidden, Invalid, NotFound
+from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
 from organizations.tenancy import service_context, staff_acting
@@ -44,9 +44,7 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
             with transaction.atomic():
                 org = Organization.objects.create(name=name, slug=slug)
         except IntegrityError as exc:
-            raise Conflict(
-                "This slug is taken.", code="slug_taken", details={"slug": ["This slug is taken."]}
-            ) from exc
+            raise slug_taken() from exc
         membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
         audit_record(
             action="org.created",
@@ -81,9 +79,7 @@ def organization_update(*, actor: User, organization: Organization, **fields: An
         with transaction.atomic():
             organization.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
-        raise Conflict(
-            "This slug is taken.", code="slug_taken", details={"slug": ["This slug is taken."]}
-        ) from exc
+        raise slug_taken() from exc
     audit_record(
         action="org.updated",
         actor=actor,
@@ -236,6 +232,38 @@ def member_leave(*, user: User, organization_id: Any) -> None:
         changes={"role": membership.role},
     )
     membership.delete()
+
+
+@transaction.atomic
+def user_delete(*, actor: User, user: User) -> None:
+    """Delete ``user`` for good: staff in the admin (whose service context reaches every
+    organization).
+
+    Each membership ends under the owner rules — refused while ``user`` is an
+    organization's only owner — and is recorded in that organization's trail; the
+    deletion itself in the platform's. What the user wrote stays: Django sets the
+    ``created_by``-style references to NULL, the database those of append-only rows
+    (file revisions, snapshots: ``projects`` migration 0006). Audit events keep the
+    actor's id and email.
+    """
+    for membership in Membership.objects.filter(user=user).order_by("organization_id"):
+        _ensure_owner_rules(
+            actor=actor,
+            membership=membership,
+            new_role=None,
+            refusal="Only an owner can remove an owner.",
+        )
+        audit_record(
+            action="member.removed",
+            actor=actor,
+            organization_id=membership.organization_id,
+            target=membership,
+            changes={"user": str(user.pk), "role": membership.role, "user_deleted": True},
+        )
+    audit_record(
+        action="staff.user_deleted", actor=actor, target=user, changes={"email": user.email}
+    )
+    user.delete()
 
 
 # --- invitations -----------------------------------------------------------------

@@ -29,6 +29,22 @@ def _user_fk(**kwargs: object) -> models.ForeignKey:
     )
 
 
+def _append_only_user_fk() -> models.ForeignKey:
+    """The author of a row in an append-only table: set to NULL when the user is deleted,
+    by the database (``ON DELETE SET NULL``, migration ``0006``), not by Django. Django's
+    ``SET_NULL`` is an UPDATE as the current role, and the runtime roles — elevated
+    too — may not UPDATE append-only tables; the constraint's action runs as the
+    table's owner."""
+    return models.ForeignKey(
+        USER,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
 class Project(TenantModel):
     class Visibility(models.TextChoices):
         ORG = "org", "Everyone in the organization"
@@ -159,7 +175,7 @@ class FileRevision(TenantModel):
     content = models.TextField(blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
-    author = _user_fk()
+    author = _append_only_user_fk()
     message = models.CharField(max_length=300, blank=True)
     generation = tenant_fk("projects.Generation", null=True, related_name="revisions")
 
@@ -186,7 +202,7 @@ class Snapshot(TenantModel):
     project = tenant_fk("projects.Project", related_name="snapshots")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
-    created_by = _user_fk()
+    created_by = _append_only_user_fk()
 
     class Meta(TenantModel.Meta):
         constraints = [

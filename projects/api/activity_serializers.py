@@ -3,8 +3,6 @@ generations, jobs, assets and search."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
 
 from django.urls import reverse
@@ -15,30 +13,6 @@ from rest_framework import serializers
 from config.api.serializers import InputSerializer
 from projects.models import Asset, Conversation, Generation, Job, Message
 from projects.services.search import MAX_LIMIT, MAX_QUERY_LENGTH, TYPES
-
-
-def choice(
-    choices: Iterable[tuple[str, Any]], *, description: str = "", **kwargs: Any
-) -> serializers.ChoiceField:
-    """A ``ChoiceField`` described in OpenAPI by a pattern rather than an ``enum``.
-
-    drf-spectacular names enums after their field (``status``, ``role``, ``kind``)
-    and warns — failing the schema check — when two choice sets share a name
-    (jobs and generations both have a ``status``). With
-    ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` naming each set this can
-    become a plain ``ChoiceField``.
-    """
-    choices = list(choices)
-    values = [str(value) for value, _ in choices]
-    schema = {
-        "type": "string",
-        "pattern": "^(" + "|".join(re.escape(v) for v in values) + ")$",
-        "description": description or "One of: " + ", ".join(f"`{v}`" for v in values) + ".",
-    }
-    # A class, not an instance: serializers deep-copy their fields by re-instantiating them.
-    field_class = extend_schema_field(schema)(type("Choice", (serializers.ChoiceField,), {}))
-    return field_class(choices=choices, **kwargs)
-
 
 # --- output -------------------------------------------------------------------------------
 
@@ -60,7 +34,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
-    role = choice(Message.Role.choices, read_only=True)
+    role = serializers.ChoiceField(choices=Message.Role.choices, read_only=True)
     author = ActorSerializer(allow_null=True, read_only=True)
 
     class Meta:
@@ -80,7 +54,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class GenerationSerializer(serializers.ModelSerializer):
-    status = choice(Generation.Status.choices, read_only=True)
+    status = serializers.ChoiceField(choices=Generation.Status.choices, read_only=True)
     created_by = ActorSerializer(allow_null=True, read_only=True)
     revision_ids = serializers.SerializerMethodField()
 
@@ -113,7 +87,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    status = choice(Job.Status.choices, read_only=True)
+    status = serializers.ChoiceField(choices=Job.Status.choices, read_only=True)
     created_by = ActorSerializer(allow_null=True, read_only=True)
     output_asset_ids = serializers.SerializerMethodField()
 
@@ -144,7 +118,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class AssetSerializer(serializers.ModelSerializer):
-    kind = choice(Asset.Kind.choices, read_only=True)
+    kind = serializers.ChoiceField(choices=Asset.Kind.choices, read_only=True)
     created_by = ActorSerializer(allow_null=True, read_only=True)
     download_url = serializers.SerializerMethodField()
 
@@ -186,7 +160,7 @@ class SearchProjectSerializer(serializers.Serializer):
 
 
 class SearchHitSerializer(serializers.Serializer):
-    type = choice([(t, t) for t in TYPES], read_only=True)
+    type = serializers.ChoiceField(choices=TYPES, read_only=True)
     id = serializers.UUIDField()
     title = serializers.CharField(help_text="Project name, file path or document title.")
     path = serializers.CharField(allow_null=True, help_text="Files only.")
@@ -214,7 +188,7 @@ class ConversationUpdateSerializer(InputSerializer):
 
 
 class MessageCreateSerializer(InputSerializer):
-    role = choice(Message.Role.choices)
+    role = serializers.ChoiceField(choices=Message.Role.choices)
     content = serializers.CharField(max_length=200_000, trim_whitespace=False)
     model = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     prompt_tokens = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
@@ -228,7 +202,7 @@ class GenerationCreateSerializer(InputSerializer):
 
 
 class GenerationUpdateSerializer(InputSerializer):
-    status = choice(Generation.Status.choices)
+    status = serializers.ChoiceField(choices=Generation.Status.choices)
     output = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     tokens_in = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
     tokens_out = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
@@ -242,8 +216,8 @@ class JobCreateSerializer(InputSerializer):
 
 class AssetUploadSerializer(InputSerializer):
     file = serializers.FileField()
-    kind = choice(
-        [(Asset.Kind.UPLOAD, "upload"), (Asset.Kind.KNOWLEDGE, "knowledge")],
+    kind = serializers.ChoiceField(
+        choices=[(Asset.Kind.UPLOAD, "upload"), (Asset.Kind.KNOWLEDGE, "knowledge")],
         default=Asset.Kind.UPLOAD,
     )
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

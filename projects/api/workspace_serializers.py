@@ -12,27 +12,6 @@ from config.api.serializers import InputSerializer
 from organizations.permissions import project_role
 from projects.models import FileRevision, Project, ProjectFile, ProjectMember, Snapshot
 
-
-@extend_schema_field(
-    {
-        "type": "string",
-        "pattern": "^(editor|viewer)$",
-        "description": "Project role: `editor` or `viewer`.",
-    }
-)
-class ProjectRoleField(serializers.ChoiceField):
-    """``editor`` or ``viewer``.
-
-    Described in OpenAPI without an ``enum``: drf-spectacular would name it
-    ``RoleEnum`` like the organization roles and fail on the collision. With
-    ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` naming both sets this can
-    become a plain ``ChoiceField``.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=ProjectMember.Role.choices, **kwargs)
-
-
 # --- output -------------------------------------------------------------------------------
 
 
@@ -130,7 +109,7 @@ def project_list_item(row: dict[str, Any], org_role: str) -> dict[str, Any]:
 
 class ProjectMemberSerializer(serializers.ModelSerializer):
     user = WorkspaceUserSerializer(read_only=True)
-    role = ProjectRoleField(read_only=True)
+    role = serializers.ChoiceField(choices=ProjectMember.Role.choices, read_only=True)
 
     class Meta:
         model = ProjectMember
@@ -286,11 +265,11 @@ class ProjectUpdateSerializer(ProjectCreateSerializer):
 
 class ProjectMemberCreateSerializer(InputSerializer):
     user = serializers.CharField(max_length=254, help_text="User id or email of an org member.")
-    role = ProjectRoleField()
+    role = serializers.ChoiceField(choices=ProjectMember.Role.choices)
 
 
 class ProjectMemberUpdateSerializer(InputSerializer):
-    role = ProjectRoleField()
+    role = serializers.ChoiceField(choices=ProjectMember.Role.choices)
 
 
 def _content(**kwargs: Any) -> serializers.CharField:

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, Forbidden, Invalid, NotFound
+from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
 from organizations.models import Membership
 from organizations.permissions import PROJECT_RANK
 from projects.models import Asset, Favorite, Project, ProjectMember
@@ -28,6 +28,7 @@ from projects.storage import delete_on_commit
 
 UPDATABLE_FIELDS = ("name", "slug", "description", "tags", "visibility", "settings")
 MANAGER = "manager"
+PROJECT_SLUG_TAKEN = "A project with this slug already exists."
 
 
 def _slug(value: str) -> str:
@@ -37,14 +38,6 @@ def _slug(value: str) -> str:
             "This slug is not allowed.", details={"slug": ["Use letters, digits and hyphens."]}
         )
     return slug
-
-
-def _slug_taken() -> Conflict:
-    return Conflict(
-        "A project with this slug already exists.",
-        code="slug_taken",
-        details={"slug": ["This slug is taken."]},
-    )
 
 
 def _ensure_may_set_private(project_role: str | None) -> None:
@@ -87,7 +80,7 @@ def project_create(
                 created_by=actor,
             )
     except IntegrityError as exc:
-        raise _slug_taken() from exc
+        raise slug_taken(PROJECT_SLUG_TAKEN) from exc
     audit_record(
         action="project.created",
         actor=actor,
@@ -125,7 +118,7 @@ def project_update(
         with transaction.atomic():
             project.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
-        raise _slug_taken() from exc
+        raise slug_taken(PROJECT_SLUG_TAKEN) from exc
     audit_record(
         action="project.updated",
         actor=actor,

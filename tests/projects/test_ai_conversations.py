@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from organizations.tenancy import service_context
 from projects.models import Conversation, Message, Project
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     audit_actions,
     count,
     error_code,
@@ -19,11 +19,6 @@ from tests.projects.makers_activity import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, "demo", created_by=personas.users["owner"])
 
 
 def conversations_url(project, rest=""):
@@ -111,7 +106,7 @@ def test_a_viewer_cannot_delete_a_conversation(personas, project):
 
 
 def test_a_conversation_is_not_found_through_another_project(personas, project):
-    other = make_project(personas.org, "other")
+    other = make_project(personas.org, personas.users["owner"], "other")
     conversation = make_conversation(other)
 
     response = personas.client("member").get(conversations_url(project, f"{conversation.id}/"))
@@ -182,7 +177,9 @@ def test_an_archived_project_refuses_new_conversations(personas, project):
 
 
 def test_a_private_projects_conversations_are_404_for_members_not_on_it(personas):
-    private = make_project(personas.org, "secret", visibility=Project.Visibility.PRIVATE)
+    private = make_project(
+        personas.org, personas.users["owner"], "secret", visibility=Project.Visibility.PRIVATE
+    )
     make_conversation(private)
 
     assert personas.client("member").get(conversations_url(private)).status_code == 404

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from organizations.tenancy import service_context
 from projects.models import Generation
 from projects.services.files import file_create, file_update
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     audit_actions,
     count,
     error_code,
@@ -23,11 +23,6 @@ from tests.projects.makers_activity import (
 pytestmark = pytest.mark.django_db
 
 S = Generation.Status
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, "demo")
 
 
 def generations_url(project, rest=""):
@@ -59,7 +54,7 @@ def test_a_new_generation_is_queued_and_audited(personas, project):
 
 
 def test_a_generation_cannot_point_at_another_projects_conversation(personas, project):
-    elsewhere = make_conversation(make_project(personas.org, "other"))
+    elsewhere = make_conversation(make_project(personas.org, personas.users["owner"], "other"))
 
     response = personas.client("member").post(
         generations_url(project),

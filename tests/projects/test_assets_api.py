@@ -14,33 +14,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from projects.models import Asset
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     audit_actions,
     count,
     error_code,
     make_asset,
-    make_project,
     project_url,
     reload,
     stored_files,
-    use_fresh_media_root,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    return use_fresh_media_root(settings, tmp_path)
-
-
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, "demo")
 
 
 def assets_url(project, rest=""):

@@ -15,21 +15,15 @@ from organizations.tenancy import service_context
 from projects.models import Asset
 from projects.services.assets import asset_upload
 from projects.storage import StagingError, delete_on_commit, stage_save, staging
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     count,
     make_asset,
     make_project,
     project_url,
     stored_files,
-    use_fresh_media_root,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    return use_fresh_media_root(settings, tmp_path)
 
 
 class Boom(Exception):
@@ -94,7 +88,7 @@ def test_a_file_deleted_on_commit_goes_only_if_the_transaction_commits(media_roo
 def test_an_upload_whose_row_cannot_be_written_leaves_no_file(personas, media_root):
     """The file is written first, then the row insert fails (a title too long for its
     column: the service is called directly, past the serializer that would refuse it)."""
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
 
     with (
@@ -115,7 +109,7 @@ def test_an_upload_whose_row_cannot_be_written_leaves_no_file(personas, media_ro
 
 
 def test_an_uploaded_asset_is_downloadable_after_commit(personas, media_root):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     asset = make_asset(project, personas.users["member"], content=b"committed")
 
     response = personas.client("viewer").get(project_url(project, f"assets/{asset.id}/download/"))

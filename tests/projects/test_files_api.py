@@ -15,7 +15,7 @@ from organizations.tenancy import service_context, tenant_context
 from projects.models import ProjectFile
 from projects.services.files import file_update
 from tests.helpers import make_org, make_user
-from tests.projects.makers_workspace import (
+from tests.projects.support import (
     audit_actions,
     audit_events,
     error_code,
@@ -29,11 +29,6 @@ from tests.projects.makers_workspace import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, personas.users["owner"], "demo")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 
 from organizations.tenancy import service_context
 from projects.models import Asset, Job
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     audit_actions,
     count,
     error_code,
@@ -20,23 +20,12 @@ from tests.projects.makers_activity import (
     make_project,
     project_url,
     reload,
-    use_fresh_media_root,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    return use_fresh_media_root(settings, tmp_path)
-
-
 ZIP = b"PK\x05\x06" + b"\x00" * 18  # an empty zip archive
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, "demo")
 
 
 def jobs_url(project, rest=""):
@@ -83,7 +72,7 @@ def test_an_import_needs_a_zip_asset_of_the_project(personas, project, media_roo
     member = personas.users["member"]
     text = make_asset(project, member, name="notes.txt")
     elsewhere = make_asset(
-        make_project(personas.org, "other"),
+        make_project(personas.org, personas.users["owner"], "other"),
         member,
         name="a.zip",
         content=ZIP,

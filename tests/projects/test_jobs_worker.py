@@ -26,24 +26,17 @@ from projects.models import Asset, FileRevision, Job, Project, ProjectFile
 from projects.services.assets import asset_create_output
 from projects.services.files import file_delete
 from tests.organizations.support import run_worker
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     audit_actions,
     count,
     make_file,
-    make_project,
     project_url,
     reload,
     stored_files,
-    use_fresh_media_root,
     worker_in_thread,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    return use_fresh_media_root(settings, tmp_path)
 
 
 class Gate:
@@ -105,11 +98,6 @@ def gate():
         gate.release.set()
         for name in types:
             unregister(name)
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, "demo")
 
 
 def jobs_url(project, rest=""):

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from organizations.tenancy import tenant_context
-from tests.projects.makers_workspace import (
+from tests.projects.support import (
     add_project_member,
     make_file,
     make_project,

@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from organizations.tenancy import tenant_context
-from tests.projects.makers_workspace import (
+from tests.projects.support import (
     add_project_member,
     audit_actions,
     audit_events,
@@ -19,11 +19,6 @@ from tests.projects.makers_workspace import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, personas.users["owner"], "demo")
 
 
 def _add(client, user: str, role: str = "viewer"):

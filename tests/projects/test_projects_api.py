@@ -12,6 +12,9 @@ from projects.models import Favorite, Project
 from tests.helpers import client_for
 from tests.projects.makers_workspace import (
     WORKSPACE_MAKERS,
+    workspace,
+)
+from tests.projects.support import (
     audit_actions,
     audit_events,
     count_past_rls,
@@ -22,7 +25,6 @@ from tests.projects.makers_workspace import (
     project_url,
     projects_url,
     save_file,
-    workspace,
 )
 
 pytestmark = pytest.mark.django_db

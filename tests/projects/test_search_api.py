@@ -9,21 +9,15 @@ from django.test.utils import CaptureQueriesContext
 from organizations.tenancy import service_context
 from projects.models import Project, ProjectMember
 from projects.services.files import file_delete
-from tests.projects.makers_activity import (
+from tests.projects.support import (
     add_project_member,
     make_asset,
     make_file,
     make_project,
     search_url,
-    use_fresh_media_root,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    return use_fresh_media_root(settings, tmp_path)
 
 
 def search(personas, query, persona="member", org_slug="acme"):
@@ -37,7 +31,13 @@ def found(results):
 
 
 def test_search_finds_a_project_by_its_description(personas):
-    make_project(personas.org, "atlas", name="Atlas", description="Maps of the ocean floor")
+    make_project(
+        personas.org,
+        personas.users["owner"],
+        "atlas",
+        name="Atlas",
+        description="Maps of the ocean floor",
+    )
 
     results = search(personas, {"q": "ocean"})
 
@@ -47,7 +47,7 @@ def test_search_finds_a_project_by_its_description(personas):
 
 
 def test_search_finds_a_file_by_its_content(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     make_file(project, "src/billing.py", "def compute_invoice_totals():\n    pass\n")
     make_file(project, "src/other.py", "print('unrelated')\n")
 
@@ -59,7 +59,7 @@ def test_search_finds_a_file_by_its_content(personas):
 
 
 def test_search_ignores_deleted_files(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     file = make_file(project, "gone.txt", "zeppelin")
     with service_context(reason="test fixture"):
         file_delete(actor=personas.users["owner"], file=file)
@@ -68,7 +68,7 @@ def test_search_ignores_deleted_files(personas):
 
 
 def test_search_finds_knowledge_documents_but_not_other_uploads(personas, media_root):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     member = personas.users["member"]
     make_asset(
         project,
@@ -88,9 +88,11 @@ def test_search_finds_knowledge_documents_but_not_other_uploads(personas, media_
 
 
 def test_a_private_projects_files_are_hidden_from_members_not_on_it(personas):
-    private = make_project(personas.org, "secret", visibility=Project.Visibility.PRIVATE)
+    private = make_project(
+        personas.org, personas.users["owner"], "secret", visibility=Project.Visibility.PRIVATE
+    )
     make_file(private, "plan.md", "the quokka initiative")
-    public = make_project(personas.org, "open")
+    public = make_project(personas.org, personas.users["owner"], "open")
     make_file(public, "notes.md", "quokka sightings")
 
     assert found(search(personas, {"q": "quokka"}, "member")) == [("file", "notes.md")]
@@ -103,10 +105,16 @@ def test_a_private_projects_files_are_hidden_from_members_not_on_it(personas):
 
 def test_a_private_project_is_found_by_its_project_members(personas):
     private = make_project(
-        personas.org, "secret", name="Secret", visibility=Project.Visibility.PRIVATE
+        personas.org,
+        personas.users["owner"],
+        "secret",
+        name="Secret",
+        visibility=Project.Visibility.PRIVATE,
     )
     make_file(private, "plan.md", "the quokka initiative")
-    add_project_member(private, personas.users["viewer"], ProjectMember.Role.VIEWER)
+    add_project_member(
+        private, personas.users["viewer"], ProjectMember.Role.VIEWER, actor=personas.users["owner"]
+    )
 
     assert sorted(found(search(personas, {"q": "secret quokka"}, "member"))) == []
     assert found(search(personas, {"q": "quokka"}, "viewer")) == [("file", "plan.md")]
@@ -114,7 +122,9 @@ def test_a_private_project_is_found_by_its_project_members(personas):
 
 
 def test_another_organizations_data_is_never_found(personas):
-    make_file(make_project(personas.other_org, "theirs"), "x.md", "platypus")
+    make_file(
+        make_project(personas.other_org, personas.users["outsider"], "theirs"), "x.md", "platypus"
+    )
 
     assert search(personas, {"q": "platypus"}, "owner") == []
     assert found(search(personas, {"q": "platypus"}, "outsider", "globex")) == [("file", "x.md")]
@@ -128,13 +138,15 @@ def test_a_member_of_another_org_gets_404(personas):
 
 @pytest.mark.parametrize("persona", ["viewer", "billing"])
 def test_everyone_in_the_org_may_search(personas, persona):
-    make_project(personas.org, "atlas", description="ocean maps")
+    make_project(personas.org, personas.users["owner"], "atlas", description="ocean maps")
 
     assert len(search(personas, {"q": "ocean"}, persona)) == 1
 
 
 def test_types_restrict_what_is_searched(personas):
-    project = make_project(personas.org, "kelp", name="Kelp", description="kelp forests")
+    project = make_project(
+        personas.org, personas.users["owner"], "kelp", name="Kelp", description="kelp forests"
+    )
     make_file(project, "kelp.md", "kelp kelp kelp")
 
     assert found(search(personas, {"q": "kelp", "types": "project"})) == [("project", "Kelp")]
@@ -142,7 +154,7 @@ def test_types_restrict_what_is_searched(personas):
 
 
 def test_results_are_ranked_best_first(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     make_file(project, "once.md", "a walrus appeared. " + "filler text. " * 40)
     make_file(project, "often.md", "walrus walrus walrus: the walrus report on walrus")
 
@@ -153,7 +165,7 @@ def test_results_are_ranked_best_first(personas):
 
 
 def test_websearch_syntax_is_understood(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     make_file(project, "a.md", "red panda")
     make_file(project, "b.md", "red fox")
 
@@ -162,7 +174,7 @@ def test_websearch_syntax_is_understood(personas):
 
 
 def test_results_are_bounded_by_the_limit(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     for n in range(8):
         make_file(project, f"f{n}.md", "narwhal")
 
@@ -171,7 +183,7 @@ def test_results_are_bounded_by_the_limit(personas):
 
 
 def test_headlines_are_html_escaped(personas):
-    project = make_project(personas.org, "demo")
+    project = make_project(personas.org, personas.users["owner"], "demo")
     make_file(project, "x.html", "<img src=x onerror=alert(1)> the lemur & friends")
 
     [hit] = search(personas, {"q": "lemur"})
@@ -202,13 +214,13 @@ def test_bad_queries_are_a_400(personas, query):
 
 
 def test_a_query_of_only_stop_words_finds_nothing(personas):
-    make_project(personas.org, "demo", description="the and of")
+    make_project(personas.org, personas.users["owner"], "demo", description="the and of")
 
     assert search(personas, {"q": "the"}) == []
 
 
 def test_search_costs_a_fixed_number_of_queries(personas):
-    project = make_project(personas.org, "demo", description="capybara")
+    project = make_project(personas.org, personas.users["owner"], "demo", description="capybara")
     client = personas.client("member")
 
     def measure():

@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError, connection
 
 from organizations.tenancy import service_context
-from tests.projects.makers_workspace import (
+from tests.projects.support import (
     audit_actions,
     audit_events,
     error_code,
@@ -20,11 +20,6 @@ from tests.projects.makers_workspace import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def project(personas):
-    return make_project(personas.org, personas.users["owner"], "demo")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.projects.makers_workspace import (
+from tests.projects.support import (
     add_project_member,
     make_file,
     make_org_member,
