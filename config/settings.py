@@ -121,8 +121,21 @@ _db_common = {
     "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
     "CONN_HEALTH_CHECKS": False,
 }
+# The runtime role binds parameters on the server and prepares a statement on its 5th
+# use in a connection: the hot queries skip planning (RLS policies make planning
+# dearer; docs/performance.md). Turn DB_PREPARED_STATEMENTS off behind a pooler that
+# cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
+_runtime_options = {
+    "server_side_binding": True,
+    "prepare_threshold": 5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None,
+}
 DATABASES = {
-    "default": {**_db_common, **_default_db, "ATOMIC_REQUESTS": True},
+    "default": {
+        **_db_common,
+        **_default_db,
+        "ATOMIC_REQUESTS": True,
+        "OPTIONS": _default_db.get("OPTIONS", {}) | _runtime_options,
+    },
     "owner": {**_db_common, **_owner_db, "CONN_MAX_AGE": 0},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
