@@ -115,6 +115,7 @@ def seed_scale(ctx: Any) -> None:
             owner = users[members[o][0]][0]
             for j in range(ctx.rows_per_org):
                 created = t + 3600 + j * 30
+                sent = ctx.timestamp(created)
                 state = rng.random()
                 accepted = revoked = None
                 expires = ctx.timestamp(created + 7 * 86400)
@@ -128,8 +129,8 @@ def seed_scale(ctx: Any) -> None:
                 yield (
                     ctx.uuid("invitation", o, j), org_id, f"invitee{j:05d}@{slug}.scale.test",
                     rng.choice(_SCALE_ROLES[:-5]).value, f"{rng.getrandbits(256):064x}", owner,
-                    expires, ctx.timestamp(created), 1, accepted, accepted_by, revoked,
-                    ctx.timestamp(created), accepted or revoked or ctx.timestamp(created),
+                    expires, sent, 1, accepted, accepted_by, revoked, sent,
+                    accepted or revoked or sent,
                 )  # fmt: skip
 
     ctx.copy(

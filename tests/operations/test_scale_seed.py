@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from accounts.models import User
+from accounts.seeding import DEMO_PASSWORD, SCALE_PASSWORD_ITERATIONS, scale_email
 from organizations.operations.scale_seed import seeding_steps
 from organizations.tenancy import service_context
+from tests.accounts.support import sign_in
 from tests.operations.support import database_fingerprint
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,3 +70,17 @@ def test_each_app_contributes_its_own_step_in_installed_apps_order():
     labels = [label for label, _ in seeding_steps("seed_scale")]
     assert labels[:2] == ["accounts", "organizations"]
     assert [label for label, _ in seeding_steps("seed_demo")][:2] == ["accounts", "organizations"]
+
+
+def test_scale_users_sign_in_with_the_demo_password_and_get_a_full_strength_hash(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    call_command(*SCALE, "--seed", "4")
+    email = scale_email(4, 0)
+    user = User.objects.get(email=email)
+    assert user.password.startswith(f"pbkdf2_sha256${SCALE_PASSWORD_ITERATIONS}$")
+
+    sign_in(email, DEMO_PASSWORD)
+
+    user.refresh_from_db()
+    assert user.password.startswith(f"pbkdf2_sha256${PBKDF2PasswordHasher.iterations}$")
+    assert user.check_password(DEMO_PASSWORD)

@@ -63,10 +63,10 @@ class Command(BaseCommand):
         for table, count in result.counts.items():
             seconds = result.table_seconds[table]
             rate = f"{count / seconds:>10,.0f} rows/s" if seconds else ""
-            self.stdout.write(f"  {table:<32} {count:>12,} rows {seconds:>7.1f}s {rate}")
+            self.stdout.write(f"  {table:<32} {count:>12,} rows {seconds:>7.2f}s {rate}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"Loaded {result.rows:,} rows in {result.seconds:.1f}s "
+                f"Loaded {result.rows:,} rows in {result.seconds:.2f}s "
                 f"({result.rows_per_second:,.0f} rows/s; steps: {', '.join(result.steps)})."
             )
         )
