@@ -166,7 +166,7 @@ def _client(
     for the same tenant: otherwise the first server of each turn would read a random
     tenant's pages into PostgreSQL's buffers and the next ones would find them there
     (measured: baseline (b)'s W1 p50 rose by 0.1-0.2 ms when it stopped following the
-    platform on the same tenant, and the RLS cost fell from 4-8% to 1-3%)."""
+    platform on the same tenant, and the RLS cost fell from 4-8% to 2-5%)."""
     latencies: list[list[float]] = [[] for _ in streams]
     statuses: list[Counter[int]] = [Counter() for _ in streams]
     errors = [0] * len(streams)
