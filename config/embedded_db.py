@@ -23,11 +23,18 @@ SUPERUSER = "postgres"
 # statement dominate its cost (docs/performance.md). A production server is sized for
 # its working set; so is this one. Shared memory is only used as pages are touched.
 TUNING_FILE = "saas-tuning.conf"
-TUNING = {
-    "shared_buffers": os.environ.get("EMBEDDED_DB_SHARED_BUFFERS", "1GB"),
-    "effective_cache_size": "4GB",
-    "random_page_cost": "1.1",
-}
+
+
+def tuning() -> dict[str, str]:
+    """The settings, read when the server starts: after ``config.settings`` has loaded
+    ``.env`` (which imports this module before reading it)."""
+    return {
+        "shared_buffers": os.environ.get("EMBEDDED_DB_SHARED_BUFFERS", "1GB"),
+        "effective_cache_size": "4GB",
+        "random_page_cost": "1.1",
+    }
+
+
 os.environ.setdefault("XDG_RUNTIME_DIR", str(BASE_DIR / ".data" / "run"))
 
 
@@ -70,17 +77,17 @@ def start() -> Path:
 
 
 def _write_tuning() -> bool:
-    """Write :data:`TUNING` and include it from postgresql.conf; whether anything changed."""
-    text = "".join(f"{name} = '{value}'\n" for name, value in TUNING.items())
-    tuning, conf = PGDATA / TUNING_FILE, PGDATA / "postgresql.conf"
+    """Write :func:`tuning` and include it from postgresql.conf; whether anything changed."""
+    text = "".join(f"{name} = '{value}'\n" for name, value in tuning().items())
+    path, conf = PGDATA / TUNING_FILE, PGDATA / "postgresql.conf"
     include = f"include_if_exists = '{TUNING_FILE}'\n"
     changed = False
     if include not in conf.read_text():
         with conf.open("a") as fh:
             fh.write(f"\n# Added by config/embedded_db.py\n{include}")
         changed = True
-    if not tuning.exists() or tuning.read_text() != text:
-        tuning.write_text(text)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
         changed = True
     return changed
 

@@ -18,7 +18,7 @@ def test_a_fresh_cluster_gets_the_settings_and_needs_a_restart(pgdata: Path) -> 
     assert embedded_db._write_tuning() is True
 
     tuning = (pgdata / embedded_db.TUNING_FILE).read_text()
-    assert f"shared_buffers = '{embedded_db.TUNING['shared_buffers']}'" in tuning
+    assert f"shared_buffers = '{embedded_db.tuning()['shared_buffers']}'" in tuning
     assert "random_page_cost = '1.1'" in tuning
     conf = (pgdata / "postgresql.conf").read_text()
     assert conf.startswith("shared_buffers = 128MB\n")  # initdb's line stays, ours wins
@@ -37,7 +37,7 @@ def test_changed_settings_are_rewritten_and_need_a_restart(
     pgdata: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedded_db._write_tuning()
-    monkeypatch.setitem(embedded_db.TUNING, "shared_buffers", "256MB")
+    monkeypatch.setenv("EMBEDDED_DB_SHARED_BUFFERS", "256MB")
 
     assert embedded_db._write_tuning() is True
     assert "shared_buffers = '256MB'" in (pgdata / embedded_db.TUNING_FILE).read_text()
