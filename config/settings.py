@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "organizations",
     "audit",
     "projects",
+    "sites",
+    "integrations",
+    "billing",
 ]
 
 MIDDLEWARE = [

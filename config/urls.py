@@ -15,6 +15,9 @@ api_v1 = [
     path("", include("organizations.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("projects.api.urls")),
+    path("", include("sites.api.urls")),
+    path("", include("integrations.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

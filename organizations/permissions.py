@@ -131,6 +131,17 @@ MATRIX: dict[str, Rule] = {
     "project.assets.write": _in_project(
         "editor", "Upload and delete assets and knowledge documents"
     ),
+    # --- sites (website builder) -----------------------------------------------------
+    # (sites actions go here)
+    # --- end of sites ----------------------------------------------------------------
+    #
+    # --- integrations (API keys, credentials, webhooks, providers, sync) ----------------
+    # (integrations actions go here)
+    # --- end of integrations ---------------------------------------------------------
+    #
+    # --- billing (plans, subscriptions, usage, cost estimates) -------------------------
+    # (billing actions go here)
+    # --- end of billing --------------------------------------------------------------
 }
 
 

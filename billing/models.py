@@ -1,0 +1,1 @@
+"""Plans, Stripe subscriptions, invoices, usage metering and quotas, cost estimates."""

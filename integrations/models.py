@@ -1,0 +1,1 @@
+"""Connections to the outside world: API keys, credentials, webhooks, providers, sync jobs."""

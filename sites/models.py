@@ -1,0 +1,1 @@
+"""Website builder: sites, pages, immutable page versions, deployments, domains."""
