@@ -14,10 +14,12 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import Session, User, UserSettings
-from config.admin import ReadOnlyTabularInline
+from config.admin import ReadOnlyTabularInline, configure_site
 from organizations.models import Membership
 from organizations.selectors import organizations_only_owned_by
 from organizations.services import user_delete
+
+configure_site()
 
 
 class UserCreationForm(forms.ModelForm):

@@ -6,11 +6,33 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core import checks
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.errors import DomainError
+
+SITE_HEADER = "SaaS platform — staff"
+
+
+def configure_site(site: admin.AdminSite | None = None) -> None:
+    """Name the staff console and hide the models staff have no use for.
+
+    Groups are not used (staff get permissions one by one), permissions have no
+    screen of their own, and the JWT blacklist tables are SimpleJWT internals
+    (our sessions are ``accounts.Session``).
+    """
+    from django.contrib.auth.models import Group
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    site = site or admin.site
+    site.site_header = SITE_HEADER
+    site.site_title = SITE_HEADER
+    site.index_title = "Tenants, people and their work"
+    for model in (Group, OutstandingToken, BlacklistedToken):
+        if site.is_registered(model):
+            site.unregister(model)
 
 
 class ReadOnlyTabularInline(admin.TabularInline):
@@ -45,3 +67,38 @@ def apply_to_each(
             modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
     if done:
         modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)
+
+
+def action_permission_problems(site: admin.AdminSite | None = None) -> list[str]:
+    """Every admin action of ``site`` that does not declare the permission it needs.
+
+    Admin requests run in the service context (every tenant is reachable), so an
+    action without ``allowed_permissions`` is one any staff user who can open the
+    list page can run. A declared custom permission needs its
+    ``has_<name>_permission`` method on the model admin (Django checks that too,
+    as ``admin.E129``; this repeats it so the message names the rule).
+    """
+    site = site or admin.site
+    problems = []
+    for model, model_admin in site._registry.items():
+        actions = [*site._actions.values(), *(model_admin.actions or [])]
+        for action in actions:
+            func = getattr(model_admin, action, None) if isinstance(action, str) else action
+            name = getattr(func, "__name__", repr(action))
+            where = f"{model._meta.label} action {name!r}"
+            allowed = getattr(func, "allowed_permissions", None)
+            if not allowed:
+                problems.append(f"{where} declares no allowed_permissions")
+                continue
+            for permission in allowed:
+                if not hasattr(model_admin, f"has_{permission}_permission"):
+                    problems.append(f"{where} needs has_{permission}_permission()")
+    return problems
+
+
+@checks.register(checks.Tags.admin)
+def check_admin_actions_declare_permissions(**kwargs: Any) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(problem, hint="Use @admin.action(permissions=[...]).", id="saas.E001")
+        for problem in action_permission_problems()
+    ]

@@ -65,7 +65,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         for org in queryset:
             services.organization_delete(actor=request.user, organization=org)
 
-    @admin.action(description="Suspend (read-only)")
+    @admin.action(description="Suspend (read-only)", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         apply_to_each(
             self,
@@ -77,7 +77,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Lift suspension")
+    @admin.action(description="Lift suspension", permissions=["change"])
     def unsuspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         apply_to_each(
             self,
@@ -103,7 +103,7 @@ def _role_action(role: str) -> Callable[..., None]:
         )
 
     action.__name__ = f"make_{role}"
-    return admin.action(description=f"Change role to {role}")(action)
+    return admin.action(description=f"Change role to {role}", permissions=["change"])(action)
 
 
 @admin.register(Membership)
@@ -121,7 +121,13 @@ class MembershipAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # "Remove from organization" keeps the last-owner rule
 
-    @admin.action(description="Remove from organization")
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        """Ending a membership is a deletion: it needs ``delete_membership``, though the
+        generic delete stays off (it would skip the last-owner rule)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
+    @admin.action(description="Remove from organization", permissions=["remove"])
     def remove(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         apply_to_each(
             self,
@@ -181,7 +187,7 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Resend (new link, new expiry)")
+    @admin.action(description="Resend (new link, new expiry)", permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         apply_to_each(
             self,
@@ -191,7 +197,7 @@ class InvitationAdmin(admin.ModelAdmin):
             lambda i: services.invitation_resend(actor=request.user, invitation=i),
         )
 
-    @admin.action(description="Revoke")
+    @admin.action(description="Revoke", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         apply_to_each(
             self,

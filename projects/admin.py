@@ -58,7 +58,7 @@ class ProjectAdmin(ReadOnlyAdmin):
     inlines = [ProjectMemberInline]
     actions = ["archive", "unarchive"]
 
-    @admin.action(description="Archive (read-only)")
+    @admin.action(description="Archive (read-only)", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
         apply_to_each(
             self,
@@ -68,7 +68,7 @@ class ProjectAdmin(ReadOnlyAdmin):
             lambda p: project_archive(actor=request.user, project=p),
         )
 
-    @admin.action(description="Unarchive")
+    @admin.action(description="Unarchive", permissions=["change"])
     def unarchive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
         apply_to_each(
             self,
@@ -152,7 +152,7 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ["type", "project__slug", "error"]
     actions = ["cancel"]
 
-    @admin.action(description="Cancel")
+    @admin.action(description="Cancel", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         apply_to_each(
             self, request, queryset, "Canceled", lambda job: job_cancel(actor=request.user, job=job)
