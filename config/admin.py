@@ -35,6 +35,25 @@ def configure_site(site: admin.AdminSite | None = None) -> None:
             site.unregister(model)
 
 
+class ActionsOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through admin actions, which call the services.
+
+    The change form is a read-only page (posting it is refused: ``ModelAdmin``
+    would save the row directly, past the service and its audit event), and
+    there is no add or generic delete. ``has_change_permission`` still answers
+    for the list, so actions declaring ``("change",)`` work for staff who hold it.
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReadOnlyTabularInline(admin.TabularInline):
     """Rows shown beside their parent for context; they change through services, not here."""
 

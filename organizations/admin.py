@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline, apply_to_each
+from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
 from organizations import services
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role
@@ -107,19 +107,14 @@ def _role_action(role: str) -> Callable[..., None]:
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ActionsOnlyAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "organization"]
     search_fields = ["user__email", "user__name", "organization__slug", "organization__name"]
     readonly_fields = ["id", "organization", "user", "role", "created_at", "updated_at"]
     actions = [*(_role_action(role) for role in Role.values), "remove"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # "Remove from organization" keeps the last-owner rule
+    # No generic delete: "Remove from organization" keeps the last-owner rule.
 
     def has_remove_permission(self, request: HttpRequest) -> bool:
         """Ending a membership is a deletion: it needs ``delete_membership``, though the
@@ -146,7 +141,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ActionsOnlyAdmin):
     list_display = [
         "email",
         "organization",
@@ -180,12 +175,6 @@ class InvitationAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     actions = ["resend", "revoke"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Resend (new link, new expiry)", permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline, apply_to_each
+from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
 from projects.models import (
     Asset,
     Conversation,
@@ -30,17 +30,11 @@ from projects.services.jobs import job_cancel
 from projects.services.projects import project_archive, project_unarchive
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A screen to look, not to touch."""
+class ReadOnlyAdmin(ActionsOnlyAdmin):
+    """A screen to look, not to touch (staff changes are actions calling services)."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ProjectMemberInline(ReadOnlyTabularInline):

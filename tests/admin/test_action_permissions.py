@@ -132,3 +132,47 @@ def test_the_declared_permissions_can_be_granted(personas):
     ]
     # Deleting a user is for superusers only (``UserAdmin.has_delete_permission``).
     assert missing == ["accounts.User.delete_selected"]
+
+
+def test_no_admin_form_writes_a_row_directly(personas):
+    """Where staff holding every model permission may add, change or delete a row
+    through a form, the model admin routes that write to a service (it overrides
+    ``save_model`` / ``delete_model`` / ``delete_queryset``); otherwise the form is
+    refused. ``ModelAdmin``'s own hooks would write past the service and its audit."""
+    fill_tenant_tables(personas)
+    operator = staff_with_permissions(
+        "operator@example.test", prefixes=("add_", "view_", "change_", "delete_")
+    )
+    request = _request_as(operator)
+    base = admin.ModelAdmin
+    problems = []
+    for model, model_admin in admin.site._registry.items():
+        with service_context(reason="test lookup"):
+            obj = model._default_manager.first()
+        kind = type(model_admin)
+        writes = {
+            "add": model_admin.has_add_permission(request),
+            "change": obj is not None and model_admin.has_change_permission(request, obj),
+            "delete": obj is not None and model_admin.has_delete_permission(request, obj),
+        }
+        hooks = {
+            "add": ["save_model"],
+            "change": ["save_model"],
+            "delete": ["delete_model", "delete_queryset"],
+        }
+        for write, allowed in writes.items():
+            for hook in hooks[write] if allowed else []:
+                if getattr(kind, hook) is getattr(base, hook):
+                    problems.append(f"{model._meta.label}: {write} uses ModelAdmin.{hook}")
+    assert problems == []
+
+
+def test_posting_a_read_only_change_form_is_refused(personas):
+    operator = staff_with_permissions("operator@example.test", prefixes=("view_", "change_"))
+    client = staff_client(operator)
+    membership = personas.membership("member")
+    url = reverse("admin:organizations_membership_change", args=[membership.id])
+    assert client.get(url).status_code == 200
+    before = database_state()
+    assert client.post(url, {}).status_code == 403
+    assert changed_tables(before, database_state()) == []
