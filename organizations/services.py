@@ -100,8 +100,15 @@ def organization_delete(*, actor: User, organization: Organization) -> None:
     memberships last. Foreign keys are deferred to commit, so deleting the
     parent first is fine. (``Model.delete()`` deletes the memberships first,
     after which RLS silently hides the organization row: nothing was deleted.)
+    The files its rows name in storage are deleted once the transaction commits.
     """
+    from organizations.operations.files import delete_files_on_commit, organization_stored_files
+
     org_id = organization.id
+    # SECURITY: read every file name past RLS (a row the actor cannot see still names
+    # a file that must go); the deletion below is still the actor's, checked by RLS.
+    with service_context(reason="organization delete: list its stored files", actor=actor):
+        files = organization_stored_files(org_id)
     audit_record(
         action="org.deleted",
         actor=actor,
@@ -116,6 +123,7 @@ def organization_delete(*, actor: User, organization: Organization) -> None:
         raise Forbidden("Only an owner can delete the organization.")
     Invitation.objects.filter(organization_id=org_id).delete()
     Membership.objects.filter(organization_id=org_id).delete()
+    delete_files_on_commit(files)  # the rows went with the cascade; their files after commit
 
 
 @transaction.atomic

@@ -57,6 +57,7 @@ from tqdm import tqdm
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from organizations.operations.files import delete_files_on_commit, organization_stored_files
 from organizations.operations.pg import (
     OperationError,
     current_database,
@@ -793,7 +794,8 @@ def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
     deletion cascades to the rest in the database. Append-only tables outside
     that cascade — the audit trail — are kept. Users stay (they may belong to
     other organizations). One transaction; ``org.erased`` is recorded in the
-    organization's (surviving) audit chain.
+    organization's (surviving) audit chain. The files its rows name in storage
+    are deleted once that transaction commits.
     """
     started = time.monotonic()
     tables = tenant_tables()
@@ -825,6 +827,7 @@ def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
         org = {"id": org_id, "slug": org_slug, "name": org_name}
         if dry_run:
             return EraseResult(org, items, True, time.monotonic() - started)
+        files = organization_stored_files(org_id)
         by_name = {t.table: t for t in tables}
         for item in items:  # children first; the organization row last
             if item.action == "delete" and item.rows:
@@ -848,6 +851,8 @@ def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
                 "name": org_name,
                 "deleted": {i.table: i.rows for i in items if i.action != "keep"},
                 "kept": {i.table: i.rows for i in items if i.action == "keep"},
+                "files": len(files),
             },
         )
+        delete_files_on_commit(files)
     return EraseResult(org, items, False, time.monotonic() - started)
