@@ -23,7 +23,7 @@ from audit.services import audit_record
 from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
-from organizations.tenancy import service_context, staff_acting
+from organizations.tenancy import ensure_writable, service_context, staff_acting
 
 RESERVED_SLUGS = frozenset({"admin", "api", "new", "me", "settings", "static", "www"})
 
@@ -397,6 +397,8 @@ def invitation_accept(*, user: User, token: str) -> Membership:
                 "This invitation was sent to another email address.",
                 code="invitation_email_mismatch",
             )
+        # No base view guards this write (the invitee is not a member yet).
+        ensure_writable(organization_id=invitation.organization_id, user_id=user.pk)
         membership, created = Membership.objects.get_or_create(
             organization_id=invitation.organization_id,
             user=user,

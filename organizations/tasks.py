@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django_tasks import task
 
 from organizations.models import Invitation
-from organizations.tenancy import service_context
+from organizations.tenancy import OrganizationSuspended, ensure_writable, service_context
 
 
 @task()
@@ -29,6 +29,12 @@ def send_invitation_email(invitation_id: str) -> str:
         )
         if invitation is None or invitation.status != Invitation.Status.PENDING:
             return "skipped"
+        try:
+            ensure_writable(suspended=invitation.organization.suspended_at is not None)
+        except OrganizationSuspended:
+            # Nothing is written for a suspended organization; once the suspension
+            # is lifted, "resend" sends a fresh link.
+            return "skipped: organization suspended"
         token = invitation_mint_token(invitation)
         context = {
             "invitation": invitation,

@@ -29,6 +29,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from psycopg import sql
 
+from config.errors import Forbidden
+
 logger = logging.getLogger(__name__)
 
 OWNER_DB_ALIAS = "owner"
@@ -112,6 +114,65 @@ def enter_org(
     return OrgContext(*row) if row else None
 
 
+# --- who may write ----------------------------------------------------------------
+
+
+class OrganizationSuspended(Forbidden):
+    """A suspended organization is read-only, for every writer but staff in the admin."""
+
+    code = "organization_suspended"
+
+    def __init__(self, message: str = "This organization is suspended and read-only.") -> None:
+        super().__init__(message)
+
+
+class UserInactive(Forbidden):
+    """A deactivated account writes nothing, not even through work it queued earlier."""
+
+    code = "user_inactive"
+
+    def __init__(self, message: str = "This account is deactivated.") -> None:
+        super().__init__(message)
+
+
+def ensure_writable(
+    *,
+    organization_id: uuid.UUID | None = None,
+    suspended: bool | None = None,
+    user_id: uuid.UUID | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """The one check before a write on behalf of a tenant: the organization is not
+    suspended and the user (when given) is active.
+
+    Every path that writes for a tenant goes through it: the API base view (which
+    already knows ``suspended`` from ``app.enter_org``), :func:`tenant_context`
+    (background work acting as a user), and the service-context paths that no base
+    view guards (accepting an invitation, sign-up from an invitation, the
+    invitation email). Staff in the admin are the deliberate exception: they
+    suspend and lift suspensions, and act on suspended organizations.
+
+    Pass ``suspended`` when it is known; otherwise the organization row is read,
+    which needs a context that can see it (the user's claims or the service role).
+    """
+    if suspended is None and organization_id is not None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT suspended_at IS NOT NULL FROM organizations_organization WHERE id = %s",
+                [str(organization_id)],
+            )
+            row = cursor.fetchone()
+        suspended = bool(row and row[0])
+    if suspended:
+        raise OrganizationSuspended()
+    if user_id is not None:
+        with connections[using].cursor() as cursor:  # users are global: no claim needed
+            cursor.execute("SELECT is_active FROM accounts_user WHERE id = %s", [str(user_id)])
+            row = cursor.fetchone()
+        if not (row and row[0]):
+            raise UserInactive()
+
+
 def clear_claims(*, using: str = DEFAULT_DB_ALIAS) -> None:
     with connections[using].cursor() as cursor:
         cursor.execute(
@@ -121,9 +182,18 @@ def clear_claims(*, using: str = DEFAULT_DB_ALIAS) -> None:
 
 @contextmanager
 def tenant_context(
-    *, user_id: uuid.UUID, org_slug: str | None = None, using: str = DEFAULT_DB_ALIAS
+    *,
+    user_id: uuid.UUID,
+    org_slug: str | None = None,
+    read_only: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Iterator[OrgContext | None]:
     """Run a block as ``user_id`` (in ``org_slug``), e.g. in a task or a shell.
+
+    Unless ``read_only``, the block is refused (:class:`OrganizationSuspended`,
+    :class:`UserInactive`, before it runs) when the organization is suspended or
+    the user deactivated: background work queued before either happened must not
+    write after it (:func:`ensure_writable`).
 
     Opens a transaction (or savepoint); the claims are cleared on the way out
     so an enclosing transaction does not keep them. If the block fails, the
@@ -134,6 +204,8 @@ def tenant_context(
         ctx = enter_org(user_id, org_slug, using=using) if org_slug else None
         if not org_slug:
             set_user_claim(user_id, using=using)
+        if not read_only:
+            ensure_writable(suspended=bool(ctx and ctx.suspended), user_id=user_id, using=using)
         yield ctx
         if not connections[using].needs_rollback:
             clear_claims(using=using)

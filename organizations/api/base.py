@@ -25,7 +25,7 @@ from rest_framework import exceptions, generics, mixins
 from rest_framework.request import Request
 
 from organizations.permissions import allows
-from organizations.tenancy import OrgContext, enter_org, set_user_claim
+from organizations.tenancy import OrgContext, ensure_writable, enter_org, set_user_claim
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -80,10 +80,8 @@ class OrgScopedAPIView(ScopedAPIView):
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")
         self.authorize(request, action, kwargs)
-        if org.suspended and request.method not in SAFE_METHODS:
-            raise exceptions.PermissionDenied(
-                "This organization is suspended and read-only.", code="organization_suspended"
-            )
+        if request.method not in SAFE_METHODS:
+            ensure_writable(suspended=org.suspended)
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         """Refuse (403) unless the caller's org role may perform ``action``."""

@@ -29,7 +29,14 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record
 from organizations.models import Organization
-from organizations.tenancy import OrgContext, enter_org, service_context, tenant_context
+from organizations.tenancy import (
+    OrganizationSuspended,
+    OrgContext,
+    UserInactive,
+    enter_org,
+    service_context,
+    tenant_context,
+)
 from projects.jobs import registry
 from projects.models import Asset, Job, Project
 from projects.storage import staging
@@ -37,6 +44,8 @@ from projects.storage import staging
 logger = logging.getLogger(__name__)
 
 LOST_ACCESS = "The user who started this job no longer has access to its project."
+ORG_SUSPENDED = "The organization is suspended: the job was stopped and wrote nothing more."
+STARTER_INACTIVE = "The account that started this job is deactivated: the job was stopped."
 MAX_ERROR_LENGTH = 2000
 MAX_SKIPPED_LISTED = 1000  # the result lists this many skipped items, and counts them all
 
@@ -50,7 +59,12 @@ class JobCanceled(Exception):
 
 
 class StarterLostAccess(Exception):
-    """The job's starter can no longer see or write the job (left the org, lost the role)."""
+    """The job's starter can no longer see or write the job (left the org, lost the role),
+    or may not write any more (the organization was suspended, the account deactivated).
+    The message is the job's error."""
+
+    def __init__(self, message: str = LOST_ACCESS) -> None:
+        super().__init__(message)
 
 
 @dataclass
@@ -190,19 +204,34 @@ def acting_as(starter: Starter) -> Iterator[OrgContext]:
     """``tenant_context`` as the starter, following a rename of the organization."""
     if starter.user_id is None:
         raise StarterLostAccess(LOST_ACCESS)
-    with tenant_context(user_id=starter.user_id, org_slug=starter.org_slug) as org:
-        if org is None or org.organization_id != starter.organization_id:
-            # Renamed since (the user claim is set, so their organizations are readable).
-            slug = (
-                Organization.objects.filter(id=starter.organization_id)
-                .values_list("slug", flat=True)
-                .first()
-            )
-            org = enter_org(starter.user_id, slug) if slug else None
-            if org is None or org.organization_id != starter.organization_id:
-                raise StarterLostAccess(LOST_ACCESS)
-            starter.org_slug = slug
-        yield org
+    try:
+        with tenant_context(user_id=starter.user_id, org_slug=starter.org_slug) as org:
+            yield _same_organization(starter, org)
+    except OrganizationSuspended as exc:
+        # tenant_context refuses every unit of work (claim, progress, output, status)
+        # once the organization is suspended or the starter deactivated.
+        raise StarterLostAccess(ORG_SUSPENDED) from exc
+    except UserInactive as exc:
+        raise StarterLostAccess(STARTER_INACTIVE) from exc
+
+
+def _same_organization(starter: Starter, org: OrgContext | None) -> OrgContext:
+    """The job's organization, entered again under its new slug if it was renamed."""
+    if org is not None and org.organization_id == starter.organization_id:
+        return org
+    # Renamed since (the user claim is set, so their organizations are readable).
+    slug = (
+        Organization.objects.filter(id=starter.organization_id)
+        .values_list("slug", flat=True)
+        .first()
+    )
+    org = enter_org(starter.user_id, slug) if slug else None
+    if org is None or org.organization_id != starter.organization_id:
+        raise StarterLostAccess(LOST_ACCESS)
+    starter.org_slug = slug
+    if org.suspended:
+        raise OrganizationSuspended()
+    return org
 
 
 @dataclass
@@ -220,8 +249,8 @@ def run(job_id: str | uuid.UUID) -> str:
     with staging():
         try:
             context = _claim(starter)
-        except StarterLostAccess:
-            _finish(starter, Outcome(Job.Status.FAILED, error=LOST_ACCESS), context=None)
+        except StarterLostAccess as exc:
+            _finish(starter, Outcome(Job.Status.FAILED, error=str(exc)), context=None)
             return Job.Status.FAILED
         if context is None:
             return "skipped"
@@ -265,8 +294,8 @@ def _execute(context: JobContext) -> Outcome:
         result = job_type.run(context) or {}
     except JobCanceled:
         return Outcome(Job.Status.CANCELED)
-    except StarterLostAccess:
-        return Outcome(Job.Status.FAILED, error=LOST_ACCESS)
+    except StarterLostAccess as exc:
+        return Outcome(Job.Status.FAILED, error=str(exc))
     except JobFailed as exc:  # an expected failure, explained in its message
         logger.warning("job %s (%s) failed: %s", context.job_id, context.type, exc)
         return Outcome(Job.Status.FAILED, error=str(exc)[:MAX_ERROR_LENGTH])
@@ -293,9 +322,9 @@ def _finish(starter: Starter, outcome: Outcome, *, context: JobContext | None) -
             raise StarterLostAccess(LOST_ACCESS)
         with acting_as(starter):
             _record(starter, outcome, context=context, actor=context.user if context else None)
-    except StarterLostAccess:
+    except StarterLostAccess as exc:
         if outcome.status != Job.Status.FAILED:
-            outcome = Outcome(Job.Status.FAILED, result=outcome.result, error=LOST_ACCESS)
+            outcome = Outcome(Job.Status.FAILED, result=outcome.result, error=str(exc))
         with service_context(
             reason=f"job {starter.job_id}: record its outcome (starter lost access)",
             organization_id=starter.organization_id,

@@ -1,0 +1,100 @@
+"""The class of bug behind finding 6: a write that runs in the service context skips
+the API base view, and with it the suspension check.
+
+Every call of ``service_context`` in the code is listed here with a verdict:
+``GUARDED`` (the function calls ``ensure_writable`` or refuses a suspended
+organization through ``tenant_context``) or the reason it may write regardless.
+A new call site fails this test until someone decides which it is — that is
+the point: background work, webhooks and tasks added later get the question
+asked, not forgotten.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from django.conf import settings
+
+GUARDED = "guarded"
+
+SERVICE_CONTEXT_CALLS: dict[str, str] = {
+    # Staff and operators act on suspended organizations on purpose.
+    "organizations/tenancy.py:StaffAdminServiceContextMiddleware.__call__": "staff in the admin",
+    "organizations/operations/archive.py:organization_export": "operator command (read)",
+    "organizations/operations/archive.py:organization_import": "operator command",
+    "organizations/operations/archive.py:organization_erase": "operator command",
+    "organizations/operations/scale_seed.py:scale_seed": "operator command (new data)",
+    "organizations/operations/validate.py:database_validate": "operator command (read)",
+    "organizations/management/commands/seed.py:Command.handle": "operator command (demo data)",
+    "audit/management/commands/audit_verify.py:Command.handle": "operator command (read)",
+    "bench/inproc.py:mint_tokens": "benchmark harness",
+    "bench/inproc.py:check_plans": "benchmark harness (read)",
+    "bench/inproc.py:prepare": "benchmark harness",
+    # Tenant writes that no base view guards.
+    "organizations/services.py:invitation_accept": GUARDED,
+    "organizations/tasks.py:send_invitation_email": GUARDED,
+    # Reads, or writes that cannot meet a suspended organization.
+    "organizations/services.py:organization_create": "the organization is new",
+    "organizations/services.py:organization_delete": "reads file names; the deletion is the "
+    "owner's, through the base view (a suspended organization refuses it there)",
+    "projects/jobs/runner.py:find_starter": "read: who started the job",
+    "projects/jobs/runner.py:_finish": "records that a refused job failed",
+}
+
+
+class _CallSites(ast.NodeVisitor):
+    def __init__(self, relative: Path, source: str, found: dict[str, str]) -> None:
+        self.relative, self.source, self.found = relative, source, found
+        self.stack: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+
+    def _scope(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self.stack.append(node)
+        self.generic_visit(node)
+        self.stack.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scope
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name == "service_context":
+            where = ".".join(n.name for n in self.stack)
+            scope = self.stack[-1] if self.stack else node
+            self.found[f"{self.relative}:{where}"] = (
+                ast.get_source_segment(self.source, scope) or ""
+            )
+        self.generic_visit(node)
+
+
+def service_context_calls() -> dict[str, str]:
+    """``path:qualified function`` -> that function's source, for every call site."""
+    root = Path(settings.BASE_DIR)
+    found: dict[str, str] = {}
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in (".venv", "tests", ".data") or "migrations" in relative.parts:
+            continue
+        source = path.read_text()
+        _CallSites(relative, source, found).visit(ast.parse(source))
+    return found
+
+
+def test_every_service_context_call_is_classified():
+    calls = service_context_calls()
+    unclassified = sorted(calls.keys() - SERVICE_CONTEXT_CALLS.keys())
+    assert not unclassified, (
+        "service_context is used here without a verdict in SERVICE_CONTEXT_CALLS; if it "
+        "writes for a tenant, call organizations.tenancy.ensure_writable first: "
+        f"{unclassified}"
+    )
+
+
+def test_every_guarded_call_site_calls_the_check():
+    calls = service_context_calls()
+    unguarded = [
+        site
+        for site, verdict in SERVICE_CONTEXT_CALLS.items()
+        if verdict == GUARDED and "ensure_writable(" not in calls.get(site, "")
+    ]
+    assert unguarded == []
