@@ -9,15 +9,58 @@ from django.contrib import admin, messages
 from django.core import checks
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.urls import path
 
 from config.errors import DomainError
 
 SITE_HEADER = "SaaS platform — staff"
 
 
+class StaffAdminSite(admin.AdminSite):
+    """The staff console (``admin.site``, installed by ``config.apps.StaffAdminConfig``)."""
+
+    site_header = SITE_HEADER
+    site_title = SITE_HEADER
+    index_title = "Tenants, people and their work"
+
+    def get_urls(self) -> list[Any]:
+        urls = super().get_urls()
+        return [
+            path(
+                "r/<path:content_type_id>/<path:object_id>/",
+                self.admin_view(self.view_on_site),
+                name="view_on_site",
+            )
+            if getattr(url, "name", None) == "view_on_site"
+            else url
+            for url in urls
+        ]
+
+    def view_on_site(self, request: HttpRequest, content_type_id: str, object_id: str) -> Any:
+        """Django's "view on site" redirect, for staff who may view the model.
+
+        SECURITY: Django's own view answers any staff user, and its 404 says
+        whether the object exists ("... object X doesn't exist" vs "... objects
+        don't have a get_absolute_url() method"): an existence oracle for every
+        row of every table. Without view permission on the model (or for a model
+        with no admin), every answer is the same bare 404.
+        """
+        from django.contrib.contenttypes import views as contenttype_views
+        from django.contrib.contenttypes.models import ContentType
+
+        try:
+            model = ContentType.objects.get_for_id(int(content_type_id)).model_class()
+        except (ValueError, ContentType.DoesNotExist):
+            model = None
+        model_admin = self._registry.get(model) if model is not None else None
+        if model_admin is None or not model_admin.has_view_permission(request):
+            raise Http404
+        return contenttype_views.shortcut(request, content_type_id, object_id)
+
+
 def configure_site(site: admin.AdminSite | None = None) -> None:
-    """Name the staff console and hide the models staff have no use for.
+    """Hide the models staff have no use for.
 
     Groups are not used (staff get permissions one by one), permissions have no
     screen of their own, and the JWT blacklist tables are SimpleJWT internals
@@ -27,9 +70,6 @@ def configure_site(site: admin.AdminSite | None = None) -> None:
     from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
     site = site or admin.site
-    site.site_header = SITE_HEADER
-    site.site_title = SITE_HEADER
-    site.index_title = "Tenants, people and their work"
     for model in (Group, OutstandingToken, BlacklistedToken):
         if site.is_registered(model):
             site.unregister(model)
