@@ -177,7 +177,7 @@ def seed_demo(ctx: dict[str, Any]) -> None:
     for org_slug, projects in DEMO_PROJECTS.items():
         org = Organization.objects.get(slug=org_slug)
         for slug, name, creator_email, visibility, files in projects:
-            if Project.objects.filter(organization=org, slug=slug).exists():
+            if Project.objects.filter(organization=org, name=name).exists():  # private: slug varies
                 continue
             creator = users[creator_email]
             project = project_create(

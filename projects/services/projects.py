@@ -11,6 +11,8 @@ third time in the database.
 
 from __future__ import annotations
 
+import secrets
+import string
 import uuid
 from typing import Any
 
@@ -40,6 +42,25 @@ def _slug(value: str) -> str:
     return slug
 
 
+PRIVATE_SLUG_SUFFIX = 8  # base36 characters: 36**8 = 2.8e12 guesses per private project
+_SLUG_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def _private_slug(slug: str) -> str:
+    """A private project's slug: the chosen one plus a random suffix.
+
+    SECURITY: project slugs are unique per organization, so a slug someone
+    cannot use tells them a project holds it. A private project is hidden from
+    members who are not on it; if its slug were guessable, creating or renaming a
+    project to it would answer 409 and reveal the project (an existence oracle).
+    With an unguessable suffix, no slug a member can think of is held by a project
+    they cannot see, and the database still refuses duplicates. See
+    ``docs/decisions/0007-private-project-slugs-are-unguessable.md``.
+    """
+    suffix = "".join(secrets.choice(_SLUG_ALPHABET) for _ in range(PRIVATE_SLUG_SUFFIX))
+    return f"{slug[: 60 - PRIVATE_SLUG_SUFFIX - 1].rstrip('-')}-{suffix}"
+
+
 def _ensure_may_set_private(project_role: str | None) -> None:
     if PROJECT_RANK.get(project_role or "", 0) < PROJECT_RANK[MANAGER]:
         raise Forbidden("Only org owners and admins can choose a project's visibility.")
@@ -60,6 +81,9 @@ def project_create(
 ) -> Project:
     """Create a project. ``created_by`` is recorded; the creator gets no special role.
 
+    A private project's slug gets a random suffix (``_private_slug``): the
+    answer tells the caller the slug it got.
+
     ``actor_project_role`` is the role the actor would hold in a project of the
     organization (``manager`` for org owners and admins). A ``private`` project
     needs it: a member creating one would immediately lose sight of it.
@@ -67,6 +91,8 @@ def project_create(
     if visibility == Project.Visibility.PRIVATE:
         _ensure_may_set_private(actor_project_role)
     slug = _slug(slug or name)
+    if visibility == Project.Visibility.PRIVATE:
+        slug = _private_slug(slug)
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -96,7 +122,9 @@ def project_update(
     *, actor: User, actor_project_role: str | None, project: Project, **fields: Any
 ) -> Project:
     """Change any of ``name``, ``slug``, ``description``, ``tags``, ``visibility``, ``settings``
-    (``settings`` is replaced as a whole). Changing ``visibility`` needs a project manager."""
+    (``settings`` is replaced as a whole). Changing ``visibility`` needs a project manager.
+    A project made private, or a private project given a new slug, gets a random slug
+    suffix (``_private_slug``)."""
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise Invalid("Unknown fields.", details={name: ["Unknown field."] for name in unknown})
@@ -104,6 +132,14 @@ def project_update(
         fields["slug"] = _slug(fields["slug"])
     if "visibility" in fields and fields["visibility"] != project.visibility:
         _ensure_may_set_private(actor_project_role)
+    becomes_private = fields.get("visibility") == Project.Visibility.PRIVATE != project.visibility
+    renamed = "slug" in fields and fields["slug"] != project.slug
+    if (becomes_private or renamed) and (
+        fields.get("visibility", project.visibility) == Project.Visibility.PRIVATE
+    ):
+        # A project that becomes private, or a private one renamed, gets an unguessable
+        # slug (its old URL stops working): see _private_slug.
+        fields["slug"] = _private_slug(fields.get("slug", project.slug))
     changes: dict[str, Any] = {}
     for name in UPDATABLE_FIELDS:
         if name in fields and getattr(project, name) != fields[name]:

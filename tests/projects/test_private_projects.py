@@ -53,11 +53,11 @@ def test_a_private_project_is_a_404_to_org_members_not_on_it(secret, personas, p
         assert response.status_code == 404, url
     for method, rest in (("PUT", "favorite/"), ("POST", "files/"), ("PATCH", "")):
         response = client.generic(
-            method, project_url("secret", rest), data="{}", content_type="application/json"
+            method, project_url(project.slug, rest), data="{}", content_type="application/json"
         )
         assert response.status_code == 404, (method, rest)
     listed = {p["slug"] for p in client.get(projects_url()).json()["results"]}
-    assert "secret" not in listed
+    assert project.slug not in listed
 
 
 @pytest.mark.parametrize("persona", ["owner", "admin"])
@@ -66,8 +66,8 @@ def test_org_owners_and_admins_see_private_projects(secret, personas, persona):
     client = personas.client(persona)
     for url in _urls(project, file):
         assert client.get(url).status_code == 200, url
-    assert "secret" in {p["slug"] for p in client.get(projects_url()).json()["results"]}
-    assert client.get(project_url("secret")).json()["my_role"] == "manager"
+    assert project.slug in {p["slug"] for p in client.get(projects_url()).json()["results"]}
+    assert client.get(project_url(project.slug)).json()["my_role"] == "manager"
 
 
 def test_a_project_member_sees_a_private_project_with_their_project_role(secret, personas):
@@ -76,8 +76,8 @@ def test_a_project_member_sees_a_private_project_with_their_project_role(secret,
     client = personas.client("billing")
     for url in _urls(project, file):
         assert client.get(url).status_code == 200, url
-    assert client.get(project_url("secret")).json()["my_role"] == "viewer"
-    refused = client.post(project_url("secret", "files/"), {"path": "x"}, format="json")
+    assert client.get(project_url(project.slug)).json()["my_role"] == "viewer"
+    refused = client.post(project_url(project.slug, "files/"), {"path": "x"}, format="json")
     assert refused.status_code == 403
 
 
