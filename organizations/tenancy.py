@@ -32,6 +32,8 @@ from psycopg import sql
 from config.errors import Forbidden
 
 logger = logging.getLogger(__name__)
+# Staff reads of tenant data in the admin: logged, not audited (see service_context).
+staff_read_logger = logging.getLogger("organizations.tenancy.staff_read")
 
 OWNER_DB_ALIAS = "owner"
 _staff_acting: ContextVar[bool] = ContextVar("staff_acting", default=False)
@@ -220,6 +222,7 @@ def service_context(
     reason: str,
     actor: Any = None,
     organization_id: uuid.UUID | None = None,
+    audited: bool = True,
     using: str = DEFAULT_DB_ALIAS,
 ) -> Iterator[None]:
     """Switch to the service role, which sees every tenant, for this block only.
@@ -227,7 +230,10 @@ def service_context(
     This is the one way privileged code (admin, seeding, operator commands,
     system tasks) gets past Row Level Security. It is loud on purpose: it
     needs a ``reason``, and every entry is written to the audit trail in the
-    same transaction as the work it enables.
+    same transaction as the work it enables — except with ``audited=False``,
+    reserved for staff *reading* in the admin (``StaffAdminServiceContextMiddleware``),
+    which is logged (``organizations.tenancy.staff_read``) instead: a page view
+    is not a change, and half the audit log used to be page views.
     """
     if not reason.strip():
         raise TenancyError("service_context needs a reason")
@@ -239,16 +245,23 @@ def service_context(
             cursor.execute(
                 sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(settings.DB_SERVICE_ROLE))
             )
-        from audit.services import audit_record  # audit depends on tenancy, not the reverse
+        if audited:
+            from audit.services import audit_record  # audit depends on tenancy, not the reverse
 
-        audit_record(
-            action="system.elevated",
-            actor=actor,
-            organization_id=organization_id,
-            changes={"reason": reason},
-            using=using,
-        )
-        logger.debug("service context entered: %s", reason)
+            audit_record(
+                action="system.elevated",
+                actor=actor,
+                organization_id=organization_id,
+                changes={"reason": reason},
+                using=using,
+            )
+            logger.debug("service context entered: %s", reason)
+        else:
+            staff_read_logger.info(
+                "staff read: %s",
+                reason,
+                extra={"actor_id": str(getattr(actor, "pk", "") or ""), "reason": reason},
+            )
         yield
         if not conn.needs_rollback:
             with conn.cursor() as cursor:
@@ -257,7 +270,14 @@ def service_context(
 
 class StaffAdminServiceContextMiddleware:
     """Staff in ``/admin/`` see every tenant: each admin request by a staff user
-    runs inside :func:`service_context` (and is therefore audited)."""
+    runs inside :func:`service_context`.
+
+    Only requests that can change something (every method but GET, HEAD and
+    OPTIONS) are audited as elevations; a page view is logged instead
+    (``organizations.tenancy.staff_read``, with the staff user's id, the path
+    and the request id of the structured log). The changes themselves are
+    audited by the services they call.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -277,7 +297,9 @@ class StaffAdminServiceContextMiddleware:
             token = _staff_acting.set(True)
             try:
                 with service_context(
-                    reason=f"admin {request.method} {request.path}"[:200], actor=user
+                    reason=f"admin {request.method} {request.path}"[:200],
+                    actor=user,
+                    audited=request.method not in ("GET", "HEAD", "OPTIONS"),
                 ):
                     return self.get_response(request)
             finally:

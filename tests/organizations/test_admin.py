@@ -35,11 +35,23 @@ def test_staff_see_every_tenant(staff_client):
     assert b"acme" in response.content and b"globex" in response.content
 
 
-def test_every_admin_request_by_staff_is_an_audited_elevation(staff_client):
-    staff_client.get("/admin/organizations/membership/")
+def test_admin_writes_by_staff_are_audited_elevations(staff_client, personas):
+    staff_client.post(
+        "/admin/organizations/membership/",
+        {"action": "make_viewer", "_selected_action": [str(personas.membership("member").id)]},
+    )
     events = _read(AuditEvent.objects.filter(action="system.elevated", actor=staff_client.staff))
-    assert any(e.changes["reason"] == "admin GET /admin/organizations/membership/" for e in events)
+    assert [e.changes["reason"] for e in events] == ["admin POST /admin/organizations/membership/"]
     assert {e.actor_type for e in events} == {"staff"}
+
+
+def test_admin_page_views_are_logged_not_audited(staff_client, caplog):
+    with caplog.at_level("INFO", logger="organizations.tenancy.staff_read"):
+        assert staff_client.get("/admin/organizations/membership/").status_code == 200
+    assert not _read(AuditEvent.objects.filter(actor=staff_client.staff))
+    [record] = [r for r in caplog.records if r.name == "organizations.tenancy.staff_read"]
+    assert record.reason == "admin GET /admin/organizations/membership/"
+    assert record.actor_id == str(staff_client.staff.id)
 
 
 def test_admin_pages_for_every_model_render(staff_client, personas):
