@@ -10,11 +10,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db import models
+from django.db.models import Max, QuerySet
 from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import Session, User, UserSettings
-from config.admin import ReadOnlyTabularInline, configure_site
+from config.admin import ReadOnlyTabularInline, apply_to_each, configure_site
 from organizations.models import Membership
 from organizations.selectors import organizations_only_owned_by
 from organizations.services import user_delete
@@ -41,6 +42,7 @@ class MembershipInline(ReadOnlyTabularInline):
     model = Membership
     fk_name = "user"
     fields = ["organization", "role", "created_at"]
+    related = ("user", "organization")
 
 
 class SessionInline(ReadOnlyTabularInline):
@@ -53,7 +55,7 @@ class SessionInline(ReadOnlyTabularInline):
 class UserAdmin(BaseUserAdmin):
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
-    list_display = ["email", "name", "is_staff", "is_active", "created_at", "last_login"]
+    list_display = ["email", "name", "is_staff", "is_active", "last_seen", "created_at"]
     list_filter = ["is_staff", "is_superuser", "is_active", "created_at"]
     search_fields = ["email", "name"]
     ordering = ["email"]
@@ -63,16 +65,35 @@ class UserAdmin(BaseUserAdmin):
         ("Profile", {"fields": ["name", "avatar_url"]}),
         (
             "Access",
-            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+            {"fields": ["is_active", "is_staff", "is_superuser", "user_permissions"]},
         ),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "name", "password", "is_staff"]})
     ]
-    filter_horizontal = ["groups", "user_permissions"]
+    filter_horizontal = ["user_permissions"]  # groups are not used (hidden)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [UserSettingsInline, MembershipInline, SessionInline]
+    actions = ["deactivate"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).annotate(last_seen=Max("sessions__last_used_at"))
+
+    @admin.display(description="last seen", ordering="last_seen", empty_value="never")
+    def last_seen(self, obj: User) -> Any:
+        """The last time any of the user's sessions was used (API), else their last sign-in."""
+        return getattr(obj, "last_seen", None) or obj.last_login
+
+    @admin.action(description="Deactivate (signs them out everywhere)", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        apply_to_each(
+            self,
+            request,
+            queryset,
+            "Deactivated",
+            lambda user: services.user_deactivate(actor=request.user, user=user),
+        )
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return self.inlines if obj else []

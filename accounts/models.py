@@ -78,7 +78,7 @@ class UserSettings(models.Model):
         verbose_name_plural = "user settings"
 
     def __str__(self) -> str:
-        return f"settings of {self.user_id}"
+        return f"settings of {self.user.email}"
 
 
 class Session(models.Model):
@@ -102,7 +102,8 @@ class Session(models.Model):
         indexes = [models.Index(fields=["user", "-last_used_at"])]
 
     def __str__(self) -> str:
-        return f"session {self.id} of {self.user_id}"
+        where = f" from {self.ip_address}" if self.ip_address else ""
+        return f"signed in {self.created_at:%Y-%m-%d %H:%M}{where}"
 
     @property
     def is_active(self) -> bool:

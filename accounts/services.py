@@ -18,7 +18,7 @@ from accounts.models import Session, User, UserSettings
 from accounts.tokens import token_pair
 from audit.services import audit_record
 from config.api.middleware import current_client
-from config.errors import Conflict, Invalid
+from config.errors import Conflict, Forbidden, Invalid
 from organizations.tenancy import set_user_claim
 
 PROFILE_FIELDS = ("name", "avatar_url")
@@ -225,4 +225,27 @@ def user_staff_update(*, actor: User, user: User, changes: dict[str, Any]) -> Us
         for name, value in changes.items()
     }
     audit_record(action="staff.user_updated", actor=actor, target=user, changes=recorded)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: User, user: User) -> User:
+    """Staff: turn the account off. It can no longer sign in, every open session ends
+    now (its tokens stop working at once, decision 0005), and work it queued earlier
+    fails instead of writing (``tenancy.ensure_writable``). Idempotent."""
+    if actor.pk == user.pk:
+        raise Forbidden("You cannot deactivate your own account.", code="cannot_deactivate_self")
+    if not user.is_active:
+        return user
+    user.is_active = False
+    user.save(update_fields=["is_active", "updated_at"])
+    ended = Session.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_record(
+        action="user.deactivated",
+        actor=actor,
+        target=user,
+        changes={"email": user.email, "sessions_ended": ended},
+    )
     return user

@@ -17,12 +17,13 @@ class AuditEventAdmin(admin.ModelAdmin):
         "action",
         "actor_type",
         "actor_label",
-        "organization_id",
+        "organization",
         "target_type",
         "target_id",
         "sequence",
     ]
     list_filter = ["actor_type", "action", "created_at"]
+    list_select_related = ["organization"]
     search_fields = ["action", "actor_label", "target_id", "request_id", "organization__slug"]
     date_hierarchy = "created_at"
     list_per_page = 100

@@ -12,24 +12,54 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
 from organizations import services
 from organizations.models import Invitation, Membership, Organization
+from organizations.operations.archive import organization_erase
 from organizations.permissions import Role
+
+SLUG_WARNING = (
+    "The slug cannot be changed here: it is part of every API URL, link and client of this "
+    "organization. An owner can change it through the API (PATCH /api/v1/orgs/{slug}/), "
+    "which breaks those links."
+)
+
+
+class EraseConfirmationForm(forms.Form):
+    """Erasing an organization is typed, not clicked: the staff member types its slug."""
+
+    confirmation = forms.CharField(label="Type the organization's slug to confirm", strip=True)
+
+    def __init__(self, *args: Any, slug: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slug = slug
+
+    def clean_confirmation(self) -> str:
+        value = self.cleaned_data["confirmation"]
+        if value != self.slug:
+            raise forms.ValidationError(f"Type {self.slug!r} exactly to erase this organization.")
+        return value
 
 
 class MembershipInline(ReadOnlyTabularInline):
     model = Membership
     fields = ["user", "role", "created_at"]
+    related = ("user", "organization")
 
 
 class InvitationInline(ReadOnlyTabularInline):
     model = Invitation
     fields = ["email", "role", "status", "expires_at", "accepted_at", "revoked_at"]
+    related = ("organization",)
 
 
 @admin.register(Organization)
@@ -37,8 +67,18 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "member_count", "suspended_at", "created_at"]
     list_filter = [("suspended_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
-    fields = ["id", "name", "slug", "suspended_at", "created_at", "updated_at"]
-    readonly_fields = ["id", "suspended_at", "created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["id", "name", "slug", "suspended_at", "created_at", "updated_at"],
+                "description": SLUG_WARNING,
+            },
+        )
+    ]
+    # SECURITY/NOTE: the slug is in every API URL, link and client of the organization;
+    # staff do not change it (an owner can, through the API, knowing what it breaks).
+    readonly_fields = ["id", "slug", "suspended_at", "created_at", "updated_at"]
     inlines = [MembershipInline, InvitationInline]
     actions = ["suspend", "unsuspend"]
     ordering = ["slug"]
@@ -58,12 +98,53 @@ class OrganizationAdmin(admin.ModelAdmin):
         fresh = Organization.objects.get(pk=obj.pk)
         services.organization_update(actor=request.user, organization=fresh, **fields)
 
+    # --- deleting = erasing -----------------------------------------------------------
+    # The admin's delete runs the same erase as ``manage.py erase_org`` (every tenant row,
+    # the stored files after commit, the audit trail kept, ``org.erased`` recorded), one
+    # organization at a time, after the staff member types its slug.
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # no bulk erase without a typed confirmation
+        return actions
+
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:
-        services.organization_delete(actor=request.user, organization=obj)
+        organization_erase(slug=obj.slug, actor=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for org in queryset:
-            services.organization_delete(actor=request.user, organization=org)
+            organization_erase(slug=org.slug, actor=request.user)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        form = EraseConfirmationForm(request.POST or None, slug=obj.slug)
+        if request.method == "POST" and form.is_valid():
+            result = organization_erase(slug=obj.slug, actor=request.user)
+            rows = sum(item.rows for item in result.items if item.action != "keep")
+            self.message_user(
+                request,
+                f"Erased {obj.name} ({obj.slug}): {rows} rows and their stored files; "
+                "the audit trail is kept.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:organizations_organization_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase {obj.name}",
+            "opts": self.opts,
+            "object": obj,
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(
+            request, "admin/organizations/organization/erase_confirmation.html", context
+        )
 
     @admin.action(description="Suspend (read-only)", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:

@@ -106,7 +106,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.organization_id} as {self.role}"
+        return f"{self.user.email} in {self.organization.slug} as {self.role}"
 
 
 class InvitationQuerySet(models.QuerySet["Invitation"]):
@@ -166,7 +166,7 @@ class Invitation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"invitation of {self.email} to {self.organization_id}"
+        return f"invitation of {self.email} to {self.organization.slug}"
 
     @property
     def status(self) -> str:

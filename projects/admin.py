@@ -40,6 +40,7 @@ class ReadOnlyAdmin(ActionsOnlyAdmin):
 class ProjectMemberInline(ReadOnlyTabularInline):
     model = ProjectMember
     fields = ["user", "role", "created_at"]
+    related = ("user", "project")
 
 
 @admin.register(Project)
@@ -81,6 +82,7 @@ class RevisionInline(ReadOnlyTabularInline):
     fk_name = "file"
     fields = ["number", "size", "sha256", "author", "message", "created_at"]
     ordering = ["-number"]
+    related = ("file", "author")
 
 
 @admin.register(ProjectFile)
@@ -132,7 +134,15 @@ class ConversationAdmin(ReadOnlyAdmin):
 
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin):
-    list_display = ["id", "project", "model", "status", "tokens_in", "tokens_out", "created_at"]
+    list_display = [
+        "__str__",
+        "project",
+        "model",
+        "status",
+        "tokens_in",
+        "tokens_out",
+        "created_at",
+    ]
     list_filter = ["status", "model"]
     list_select_related = ["project"]
     search_fields = ["prompt", "project__slug"]

@@ -112,7 +112,7 @@ class ProjectMember(TenantModel):
         indexes = [models.Index(fields=["organization", "user"], name="projectmember_org_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} on {self.project_id} as {self.role}"
+        return f"{self.user.email} on {self.project.slug} as {self.role}"
 
 
 class Favorite(TenantModel):
@@ -129,7 +129,7 @@ class Favorite(TenantModel):
         indexes = [models.Index(fields=["organization", "user"], name="favorite_org_user_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} likes {self.project_id}"
+        return f"{self.user.email} likes {self.project.slug}"
 
 
 class ProjectFile(TenantModel):
@@ -191,7 +191,7 @@ class FileRevision(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.file_id}@{self.number}"
+        return f"{self.file.path} r{self.number}"
 
 
 class Snapshot(TenantModel):
@@ -240,6 +240,9 @@ class SnapshotEntry(TenantModel):
             models.Index(fields=["organization", "snapshot"], name="snapshotentry_snapshot_idx")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.file.path} r{self.revision.number} in {self.snapshot.name}"
+
 
 class Conversation(TenantModel):
     project = tenant_fk("projects.Project", related_name="conversations")
@@ -256,7 +259,7 @@ class Conversation(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return self.title or str(self.id)
+        return self.title or f"conversation of {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Message(TenantModel):
@@ -282,6 +285,9 @@ class Message(TenantModel):
                 name="message_conversation_idx",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
 
 
 class Generation(TenantModel):
@@ -314,6 +320,9 @@ class Generation(TenantModel):
                 name="generation_project_idx",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.prompt[:60]}"
 
 
 class Job(TenantModel):
@@ -352,6 +361,9 @@ class Job(TenantModel):
                 fields=["organization", "project", "-created_at", "-id"], name="job_project_idx"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.status})"
 
 
 class Asset(TenantModel):

@@ -786,7 +786,7 @@ def _cascade_closure(cursor: Any, root: str) -> set[str]:
     return closure
 
 
-def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
+def organization_erase(*, slug: str, dry_run: bool = False, actor: Any = None) -> EraseResult:
     """Delete organization ``slug`` and its tenant rows (or with ``dry_run``, list them).
 
     Order: tables the database does not cascade from the organization row are
@@ -802,7 +802,7 @@ def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
     root = next(t for t in tables if t.org_column == t.pk_column)
     order, _ = parents_first(tables)
     reason = f"erase_org {slug}" + (" (dry run)" if dry_run else "")
-    with service_context(reason=reason), connection.cursor() as cursor:
+    with service_context(reason=reason, actor=actor), connection.cursor() as cursor:
         _prepare(cursor)
         org_id, org_slug, org_name = _organization(cursor, slug, lock=not dry_run)
         cascaded = _cascade_closure(cursor, root.table)
@@ -843,6 +843,7 @@ def organization_erase(*, slug: str, dry_run: bool = False) -> EraseResult:
             raise OperationError(f"erase incomplete, rows left: {left}. Nothing was changed.")
         audit_record(
             action="org.erased",
+            actor=actor,
             organization_id=org_id,
             target_type="organizations.organization",
             target_id=org_id,
