@@ -257,10 +257,12 @@ def service_context(
             )
             logger.debug("service context entered: %s", reason)
         else:
+            actor_id = str(getattr(actor, "pk", "") or "")
             staff_read_logger.info(
-                "staff read: %s",
+                "staff read by %s: %s",
+                actor_id,
                 reason,
-                extra={"actor_id": str(getattr(actor, "pk", "") or ""), "reason": reason},
+                extra={"actor_id": actor_id, "reason": reason},
             )
         yield
         if not conn.needs_rollback:
