@@ -214,3 +214,16 @@ def test_the_landing_page_links_to_the_docs_the_console_and_the_health_check(db)
     assert {"/api/docs/", "/admin/", "/api/v1/health/"} <= set(links)
     for link in links:
         assert client.get(link).status_code in (200, 302), link
+
+
+def test_staff_without_the_delete_permission_cannot_erase(personas):
+    from tests.admin.support import staff_with_permissions
+
+    client = staff_client(
+        staff_with_permissions("changer@example.test", prefixes=("view_", "change_"))
+    )
+    url = f"/admin/organizations/organization/{personas.org.id}/delete/"
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirmation": "acme"}).status_code == 403
+    assert _read(Organization.objects.filter(slug="acme"))
