@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["config.api.filters.FilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -204,9 +204,34 @@ REST_FRAMEWORK = {
 API_MAX_PAGE_SIZE = 100
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=1_048_576)
 
+API_DESCRIPTION = """\
+The REST API of a multi-tenant SaaS platform: every tenant's data is isolated by
+PostgreSQL row-level security, and everything under `/api/v1/orgs/{org_slug}/` is
+one organization's.
+
+- **Accounts** (`/auth/`, `/me/`): sign-up, tokens and sessions, profile and settings,
+  password reset, email verification, TOTP multi-factor, my invitations.
+- **Organizations**: members and roles (owner, admin, member, viewer, billing),
+  invitations, the audit log of every change.
+- **Projects** (code editor): files with immutable revisions, snapshots, AI
+  conversations and generations, background jobs, assets, full-text search.
+- **Sites** (website builder): sites, pages with versions, publishing, deployments,
+  custom domains, comments, analytics.
+- **Integrations**: provider connections, API keys, data mappings, sync jobs,
+  outbound webhooks.
+- **Billing**: plans, the subscription, invoices, usage and quotas.
+
+Authentication: `Authorization: Bearer <access token>` (people) or an org API key
+(machines). Lists are cursor-paginated (`cursor`, `page_size`); unknown body fields
+and unknown query parameters are a 400. Every error has one shape,
+`{"error": {"code", "message", "details", "request_id"}}` (component `Error`); the
+codes and their statuses are listed in `docs/api.md`. `request_id` is the response's
+`X-Request-ID` and is on every server log line of that request.
+"""
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "SaaS Platform API",
-    "DESCRIPTION": "Organizations, members, roles and audit; tenants isolated by PostgreSQL RLS.",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -27,6 +27,8 @@ from config.api.middleware import (
 
 REQUEST_ID_KWARG = "_request_id"
 
+logger = structlog.get_logger(__name__)
+
 
 class TracedTask(Task):
     def enqueue(self, *args: Any, **kwargs: Any) -> TaskResult:
@@ -63,9 +65,17 @@ def _bind_task(sender: Any, task_result: TaskResult, **kwargs: Any) -> None:
         task=task_result.task.module_path,
         request_id=safe_request_id(task_result.kwargs.get(REQUEST_ID_KWARG)) or "-",
     )
+    logger.info("task_started")
 
 
 def _unbind_task(sender: Any, task_result: TaskResult, **kwargs: Any) -> None:
+    status = str(task_result.status)
+    if task_result.errors:
+        logger.error(
+            "task_failed", status=status, error=task_result.errors[-1].exception_class_path
+        )
+    else:
+        logger.info("task_finished", status=status)
     structlog.contextvars.unbind_contextvars("task_id", "task", "request_id")
 
 
