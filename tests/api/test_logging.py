@@ -55,7 +55,7 @@ def test_the_request_id_of_an_error_body_is_on_the_log_lines_of_that_request(per
     request_id = response.json()["error"]["request_id"]
     assert request_id == response["X-Request-ID"]
     lines = log_lines.of_request(request_id)
-    assert [line["event"] for line in lines] == ["request_started", "request_finished"]
+    assert [line["event"] for line in lines] == ["request_finished"]  # started is DEBUG
     finished = lines[-1]
     assert finished["code"] == 400
     assert finished["user_id"] == str(personas.users["owner"].id)
@@ -76,16 +76,15 @@ def test_every_line_logged_inside_a_request_carries_its_ids(personas, log_lines)
     lines = log_lines.of_request("client-chosen-id-42")
     events = [line["event"] for line in lines]
     assert events == [
-        "request_started",
         "stdlib line inside the view",
         "structlog line inside the view",
         "request_finished",
     ]
     assert len(lines) == len(log_lines.all())  # no line of the request lacks the id
-    for line in lines[1:]:
+    for line in lines:
         assert line["user_id"] == str(personas.users["owner"].id), line
         assert line["org_id"] == str(personas.org.id), line
-    assert lines[2]["step"] == 2
+    assert lines[1]["step"] == 2
     assert [line["code"] for line in _problems(lines)] == [409]
 
 
