@@ -168,3 +168,22 @@ def test_the_console_format_is_readable(capsys):
         logger.removeHandler(handler)
     line = stream.getvalue()
     assert "disk sda is full" in line and "warning" in line and not line.startswith("{")
+
+
+@pytest.mark.django_db
+def test_a_staff_read_in_the_admin_is_in_the_log_with_the_staff_user(personas, log_lines):
+    from django.test import Client
+
+    from tests.helpers import make_user
+
+    staff = make_user("staff-reader@example.test", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    url = f"/admin/organizations/organization/{personas.org.id}/change/"
+    response = client.get(url)
+
+    assert response.status_code in (200, 302)
+    lines = log_lines.of_request(response["X-Request-ID"])
+    assert {line["user_id"] for line in lines} == {str(staff.id)}
+    [finished] = [line for line in lines if line["event"] == "request_finished"]
+    assert finished["request"] == f"GET {url}"
