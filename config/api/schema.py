@@ -47,6 +47,12 @@ DESCRIPTIONS = {
 }
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer"},
+}
+
+
 class ErrorBodySerializer(serializers.Serializer):
     """The error: a stable code, a human message, per-field details and the request id."""
 
@@ -123,11 +129,11 @@ class AutoSchema(_AutoSchema):
         ref = self.resolve_serializer(ErrorSerializer, "response").ref
         responses = operation.setdefault("responses", {})
         for status in sorted(self.error_statuses(operation)):
-            responses.setdefault(
-                str(status),
-                {
-                    "description": DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-                    "content": {"application/json": {"schema": ref}},
-                },
-            )
+            response = {
+                "description": DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+                "content": {"application/json": {"schema": ref}},
+            }
+            if status == 429:
+                response["headers"] = {"Retry-After": RETRY_AFTER}
+            responses.setdefault(str(status), response)
         return operation

@@ -96,6 +96,11 @@ def test_operations_list_the_statuses_that_apply(schema, method, path, expected)
     assert error_statuses(_op(schema, method, path)) == expected
 
 
+def test_throttled_responses_document_retry_after(schema):
+    response = _op(schema, "GET", "/api/v1/me/")["responses"]["429"]
+    assert response["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
 def test_writes_inside_a_project_declare_the_archived_conflict(schema):
     for method, path, operation in operations(schema):
         if "/projects/{project_slug}/" in path and method in {"POST", "PUT", "PATCH", "DELETE"}:
