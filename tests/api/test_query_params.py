@@ -79,3 +79,30 @@ def test_every_list_view_knows_its_filters_and_the_pagination_parameters():
         filterset = getattr(view_class, "filterset_class", None)
         if filterset is not None:
             assert set(filterset.base_filters) <= allowed, view_class
+
+
+def _org_list_routes():
+    from organizations.api.routes import org_routes
+    from projects.api.search_views import SearchView
+
+    return [
+        route
+        for route in org_routes()
+        if issubclass(route.view_class, ListAPIMixin | SearchView)
+        and "GET" in route.view_class.scope_map
+    ]
+
+
+def test_there_are_org_lists_to_check():
+    assert len(_org_list_routes()) >= 10
+
+
+@pytest.mark.parametrize("route", _org_list_routes(), ids=str)
+def test_every_org_list_refuses_an_unknown_query_parameter(route, personas):
+    """Lists added later (sites, integrations, billing) are covered without listing them."""
+    from tests.security.test_route_matrix import _url
+
+    response = personas.client("owner").get(_url(route, personas) + "?no_such_filter=1")
+
+    error = assert_error(response, 400, "validation_error")
+    assert error["details"] == {"no_such_filter": ["Unknown query parameter."]}
