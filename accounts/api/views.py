@@ -46,6 +46,7 @@ class SignupView(_AnonymousAPIView):
     """Create an account (optionally accepting an invitation) and sign in."""
 
     throttle_scope = "signup"
+    declared_errors = {"POST": (403, 404, 409)}  # email_taken and the invitation's errors
     serializer_class = SignupSerializer
 
     @extend_schema(request=SignupSerializer, responses={201: TokenPairSerializer})
@@ -62,6 +63,7 @@ class TokenObtainView(_AnonymousAPIView):
     """Sign in with email and password: a new session and its token pair."""
 
     throttle_scope = "login"
+    declared_errors = {"POST": (401,)}  # invalid_credentials, user_inactive
     serializer_class = TokenObtainSerializer
 
     @extend_schema(request=TokenObtainSerializer, responses=TokenPairSerializer)
@@ -80,6 +82,7 @@ class TokenRefreshView(_AnonymousAPIView):
     """Trade a refresh token for a new pair. Each refresh token works once."""
 
     throttle_scope = "refresh"
+    declared_errors = {"POST": (401,)}  # session_ended
     serializer_class = RefreshSerializer
 
     @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
@@ -95,6 +98,7 @@ class LogoutView(_AnonymousAPIView):
     """End the session the refresh token belongs to (its access tokens too)."""
 
     throttle_scope = "refresh"
+    declared_errors = {"POST": (401,)}  # session_ended
     serializer_class = RefreshSerializer
 
     @extend_schema(request=RefreshSerializer, responses={204: None})
@@ -108,6 +112,7 @@ class LogoutView(_AnonymousAPIView):
 
 
 class MeView(UserScopedAPIView):
+    declared_errors = {"PATCH": (409,)}  # email_taken
     serializer_class = MeSerializer
 
     def _render(self, request: Request) -> Response:

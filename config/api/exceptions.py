@@ -78,9 +78,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             detail, dict
         ):  # e.g. SimpleJWT: {"detail": ..., "code": ..., "messages": [...]}
             message = str(detail.get("detail", "The request was refused."))
-            code = str(detail.get("code") or codes.get("detail", "error"))
+            code = str(detail.get("code") or codes.get("detail", exc.default_code))
         else:
-            message, code = str(detail), codes if isinstance(codes, str) else "error"
+            message, code = str(detail), codes if isinstance(codes, str) else exc.default_code
         details = getattr(exc, "details", {})
     response.data = error_body(code, message, details)
     return response

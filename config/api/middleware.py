@@ -1,19 +1,35 @@
 """Request ids: accepted from ``X-Request-ID`` when sane, generated otherwise,
-echoed back on the response and stamped on every log line of the request."""
+echoed back on the response, put in error bodies and on every log line of the
+request (django-structlog's ``RequestMiddleware`` logs the request with this id,
+not one of its own).
+
+The same middleware holds the error contract at the edge: an error response
+whose code is not registered in :mod:`config.errors` (or answered with another
+status than the registered one) is logged as an error, and refused outright
+when ``ERROR_CODES_STRICT`` is on (the test suite).
+"""
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
+import orjson
+import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django_structlog import signals as structlog_signals
+
+from config.errors import UnregisteredErrorCode, check_error_response
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _client: ContextVar[tuple[str | None, str]] = ContextVar("client", default=(None, ""))
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+logger = structlog.get_logger(__name__)
 
 
 def current_request_id() -> str:
@@ -25,28 +41,75 @@ def current_client() -> tuple[str | None, str]:
     return _client.get()
 
 
+def use_request_id(request_id: str) -> Any:
+    """Make ``request_id`` the current one (a background task continuing a request);
+    returns the token for :func:`reset_request_id`."""
+    return _request_id.set(request_id)
+
+
+def reset_request_id(token: Any) -> None:
+    _request_id.reset(token)
+
+
+def safe_request_id(value: str | None) -> str | None:
+    return value if value and _SAFE_ID.match(value) else None
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = safe_request_id(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
         request.request_id = request_id
         token = _request_id.set(request_id)
         client_token = _client.set(
             (request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", "")[:300])
         )
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             response = self.get_response(request)
+            _check_error_contract(request, response)
         finally:
             _request_id.reset(token)
             _client.reset(client_token)
+            structlog.contextvars.clear_contextvars()
         response["X-Request-ID"] = request_id
         return response
 
 
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
-        return True
+def _check_error_contract(request: HttpRequest, response: HttpResponse) -> None:
+    if response.status_code < 400 or response.streaming:
+        return
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return
+    try:
+        error = orjson.loads(response.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return
+    if not isinstance(error, dict) or "code" not in error:
+        return
+    problem = check_error_response(response.status_code, str(error["code"]))
+    if problem is None:
+        return
+    logger.error(
+        "error_code_unregistered",
+        problem=problem,
+        path=request.path,
+        request_id=getattr(request, "request_id", None),
+    )
+    if settings.ERROR_CODES_STRICT:
+        raise UnregisteredErrorCode(f"{request.method} {request.path}: {problem}")
+
+
+def _bind_our_request_id(request: HttpRequest, **kwargs: Any) -> None:
+    # django-structlog binds a uuid of its own before logging request_started; one
+    # request has one id, the one RequestIdMiddleware chose.
+    request_id = getattr(request, "request_id", None)
+    if request_id:
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
+structlog_signals.bind_extra_request_metadata.connect(
+    _bind_our_request_id, dispatch_uid="config.api.middleware.request_id"
+)

@@ -24,6 +24,8 @@ from django.shortcuts import get_object_or_404
 from rest_framework import exceptions, generics, mixins
 from rest_framework.request import Request
 
+from config import logs
+from config.api.filters import refuse_unknown_query_params
 from organizations.permissions import allows
 from organizations.tenancy import OrgContext, ensure_writable, enter_org, set_user_claim
 
@@ -45,9 +47,26 @@ class ScopedAPIView(generics.GenericAPIView):
     def scoped_queryset(self) -> QuerySet[Any]:
         raise NotImplementedError
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            logs.bind(user_id=request.user.id)  # on every log line of the request
+
 
 class ListAPIMixin(mixins.ListModelMixin):
-    """``GET`` lists :meth:`get_queryset`, filtered and cursor-paginated."""
+    """``GET`` lists :meth:`get_queryset`, filtered and cursor-paginated.
+
+    A query parameter that is not a filter, a pagination parameter or one of
+    ``extra_query_params`` is a 400 (as an unknown body field is), checked once
+    the caller is known to see the list.
+    """
+
+    extra_query_params: ClassVar[frozenset[str]] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method in SAFE_METHODS:
+            refuse_unknown_query_params(self, request)
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         return self.list(request, *args, **kwargs)
@@ -76,6 +95,7 @@ class OrgScopedAPIView(ScopedAPIView):
         if org is None:
             raise exceptions.NotFound()
         self.org = org
+        logs.bind(org_id=org.organization_id)
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")

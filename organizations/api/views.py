@@ -32,6 +32,8 @@ from organizations.permissions import Role
 class OrganizationListView(ListAPIMixin, UserScopedAPIView):
     """My organizations, with my role in each; create one (you become its owner)."""
 
+    declared_errors = {"POST": (409,)}  # slug_taken
+
     queryset = Membership.objects.none()
     serializer_class = MyOrganizationSerializer
 
@@ -47,6 +49,7 @@ class OrganizationListView(ListAPIMixin, UserScopedAPIView):
 
 class OrganizationDetailView(OrgScopedAPIView):
     scope_map = {"GET": "org.view", "PATCH": "org.update", "DELETE": "org.delete"}
+    declared_errors = {"PATCH": (409,)}  # slug_taken
     serializer_class = OrganizationSerializer
 
     def get(self, request: Request, org_slug: str) -> Response:
@@ -92,6 +95,7 @@ class MemberListView(ListAPIMixin, OrgScopedAPIView):
 
 class MemberDetailView(OrgScopedAPIView):
     scope_map = {"GET": "member.list", "PATCH": "member.change_role", "DELETE": "member.remove"}
+    declared_errors = {"PATCH": (409,), "DELETE": (409,)}  # last_owner
     serializer_class = MembershipSerializer
 
     def get_membership(self, membership_id: Any) -> Membership:
@@ -126,6 +130,7 @@ class MemberLeaveView(OrgScopedAPIView):
     """Leave the organization (refused for its last owner)."""
 
     scope_map = {"POST": "member.leave"}
+    declared_errors = {"POST": (409,)}  # last_owner
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, org_slug: str) -> Response:
@@ -149,6 +154,7 @@ class InvitationFilter(FilterSet):
 
 class InvitationListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "invitation.list", "POST": "invitation.create"}
+    declared_errors = {"POST": (409,)}  # already_member, invitation_exists
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
     filterset_class = InvitationFilter
@@ -169,6 +175,8 @@ class InvitationListView(ListAPIMixin, OrgScopedAPIView):
 
 
 class _InvitationObjectView(OrgScopedAPIView):
+    declared_errors = {"POST": (409,), "DELETE": (409,)}  # invitation_closed
+
     serializer_class = InvitationSerializer
 
     def get_invitation(self, invitation_id: Any) -> Invitation:
@@ -204,6 +212,9 @@ class InvitationResendView(_InvitationObjectView):
 
 class InvitationAcceptView(UserScopedAPIView):
     """Accept an invitation as the signed-in user (whose email must match it)."""
+
+    # invitation_email_mismatch, invitation_invalid, invitation_closed
+    declared_errors = {"POST": (403, 404, 409)}
 
     serializer_class = InvitationAcceptSerializer
 

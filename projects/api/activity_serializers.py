@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
 from projects.models import Asset, Conversation, Generation, Job, Message
-from projects.services.search import MAX_LIMIT, MAX_QUERY_LENGTH, TYPES
+from projects.services.search import MAX_QUERY_LENGTH, TYPES
 
 # --- output -------------------------------------------------------------------------------
 
@@ -171,8 +171,11 @@ class SearchHitSerializer(serializers.Serializer):
     project = SearchProjectSerializer()
 
 
-class SearchResultSerializer(serializers.Serializer):
-    query = serializers.CharField()
+class SearchPageSerializer(serializers.Serializer):
+    """A page of hits, best first, in the cursor pagination shape of every list."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True, help_text="Always null: search pages forward.")
     results = SearchHitSerializer(many=True)
 
 
@@ -226,7 +229,6 @@ class AssetUploadSerializer(InputSerializer):
 class SearchQuerySerializer(InputSerializer):
     q = serializers.CharField(max_length=MAX_QUERY_LENGTH)
     types = serializers.CharField(required=False, default=",".join(TYPES))
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=20)
 
     def validate_types(self, value: str) -> tuple[str, ...]:
         chosen = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))

@@ -25,6 +25,8 @@ ALLOWED_WHEN_ARCHIVED = frozenset({"project.archive", "project.delete", "project
 
 class ProjectScopedAPIView(OrgScopedAPIView):
     project: Project
+    # project_archived, and the conflicts of the project's services
+    declared_errors = {method: (409,) for method in ("POST", "PUT", "PATCH", "DELETE")}
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         project = selectors.project_for_user(

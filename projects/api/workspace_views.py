@@ -118,6 +118,7 @@ class ProjectListView(_WithOrgRole, ListAPIMixin, OrgScopedAPIView):
     create one."""
 
     scope_map = {"GET": "project.list", "POST": "project.create"}
+    declared_errors = {"POST": (409,)}  # slug_taken
     queryset = Project.objects.none()
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter

@@ -8,10 +8,11 @@ services), ranked with ``ts_rank`` and summarised with ``ts_headline``.
 Visibility is the database's business: the rows are loaded as the caller
 under RLS, so private projects the caller is not on — and their files and
 documents — simply are not there (the index-driven id search in
-``app.search_*()`` applies the same restrictions). Only live files and ``knowledge`` assets
-are searched. Results are bounded: the best ``limit`` of each kind are
-fetched, merged by rank and cut to ``limit``: a fixed number of queries
-(two per kind) whatever the size of the organization.
+``app.search_*_after()`` applies the same restrictions). Only live files and ``knowledge``
+assets are searched. Results come a page at a time, in the order ``rank DESC,
+type, id``: the best ``limit`` of each kind after the previous page's last hit
+(``after``) are fetched, merged by rank and cut to ``limit``: a fixed number of
+queries (two per kind) whatever the size of the organization or the page.
 
 Headlines are HTML-safe: the text is escaped and matches are wrapped in
 ``<mark>...</mark>``.
@@ -34,8 +35,26 @@ from projects.models import Asset, Project, ProjectFile
 TYPES = ("project", "file", "knowledge")
 MAX_QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 50
+MAX_LIMIT = 100
+_FIRST_ID, _LAST_ID = uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)
 _START, _STOP = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True)
+class After:
+    """The position of the last hit of a page: the next page starts after it."""
+
+    rank: float
+    type: str
+    id: uuid.UUID
+
+    def id_for(self, kind: str) -> uuid.UUID:
+        """Where ``kind``'s keyset ``(rank DESC, id)`` resumes: hits of a kind sorting
+        before the last hit's type must rank strictly lower; hits of a kind after it
+        may tie on rank."""
+        if kind == self.type:
+            return self.id
+        return _LAST_ID if kind < self.type else _FIRST_ID
 
 
 @dataclass(frozen=True)
@@ -69,19 +88,27 @@ def _safe(headline: str | None) -> str:
     )
 
 
-def _ranked(queryset: QuerySet[Any], kind: str, q: str, limit: int) -> list[Any]:
+def _ranked(
+    queryset: QuerySet[Any], kind: str, q: str, limit: int, after: After | None
+) -> list[Any]:
     """The best ``limit`` rows of ``queryset`` for ``q``, each with ``rank``.
 
     Two steps, because under RLS PostgreSQL will not drive a non-LEAKPROOF
     ``@@`` through the GIN index: ``app.search_<kind>()`` finds the ids with the
     index (restricted to the current org and visible projects, see
-    ``migrations/0004_search_functions.py``), then the rows are loaded as the
+    ``migrations/0007_search_pages.py``), then the rows are loaded as the
     caller, so RLS checks each one again.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, rank FROM app.search_{kind}(websearch_to_tsquery('english', %s), %s)",
-            [q, limit],
+            f"SELECT id, rank FROM app.search_{kind}_after("
+            "websearch_to_tsquery('english', %s), %s, %s::real, %s)",
+            [
+                q,
+                limit,
+                after.rank if after else None,
+                after.id_for(TYPE_OF_SEARCH[kind]) if after else None,
+            ],
         )
         ranks = dict(cursor.fetchall())
     rows = list(queryset.filter(id__in=list(ranks)))
@@ -95,10 +122,18 @@ def _project_of(row: Any) -> dict[str, Any]:
     return {"id": project.id, "slug": project.slug, "name": project.name}
 
 
+TYPE_OF_SEARCH = {"projects": "project", "files": "file", "knowledge": "knowledge"}
+
+
 def search(
-    *, organization_id: uuid.UUID, q: str, types: tuple[str, ...] = TYPES, limit: int = 20
+    *,
+    organization_id: uuid.UUID,
+    q: str,
+    types: tuple[str, ...] = TYPES,
+    limit: int = DEFAULT_LIMIT,
+    after: After | None = None,
 ) -> list[Hit]:
-    """The best ``limit`` matches for ``q`` among ``types``, best first."""
+    """The best ``limit`` matches for ``q`` among ``types`` (after ``after``), best first."""
     query = SearchQuery(q, search_type="websearch", config="english")
     hits: list[Hit] = []
     if "project" in types:
@@ -113,6 +148,7 @@ def search(
             "projects",
             q,
             limit,
+            after,
         )
         hits += [
             Hit(
@@ -134,6 +170,7 @@ def search(
             "files",
             q,
             limit,
+            after,
         )
         hits += [
             Hit(
@@ -156,6 +193,7 @@ def search(
             "knowledge",
             q,
             limit,
+            after,
         )
         hits += [
             Hit(

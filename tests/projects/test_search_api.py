@@ -173,13 +173,58 @@ def test_websearch_syntax_is_understood(personas):
     assert found(search(personas, {"q": '"red panda"', "types": "file"})) == [("file", "a.md")]
 
 
-def test_results_are_bounded_by_the_limit(personas):
+def test_results_come_in_pages_of_page_size(personas):
     project = make_project(personas.org, personas.users["owner"], "demo")
     for n in range(8):
         make_file(project, f"f{n}.md", "narwhal")
 
-    assert len(search(personas, {"q": "narwhal", "limit": "5"})) == 5
+    assert len(search(personas, {"q": "narwhal", "page_size": "5"})) == 5
     assert len(search(personas, {"q": "narwhal"})) == 8
+
+
+def test_the_next_cursor_walks_every_hit_once_in_rank_order(personas):
+    # One occurrence of the word each: a project, five files and two documents all rank
+    # the same, so pages break inside ties, within a kind and across kinds.
+    project = make_project(
+        personas.org, personas.users["owner"], "pod", name="Pod", description="orca"
+    )
+    for n in range(5):
+        make_file(project, f"f{n}.md", "orca")
+    make_file(project, "best.md", "orca orca orca orca: orca")
+    for n in range(2):
+        make_asset(
+            project,
+            personas.users["member"],
+            name=f"k{n}.md",
+            content=b"orca\n",
+            content_type="text/markdown",
+            kind="knowledge",
+            title=f"Notes {n}",
+        )
+    client = personas.client("member")
+    everything = client.get(search_url(), {"q": "orca", "page_size": "100"}).json()
+    assert everything["next"] is None and len(everything["results"]) == 9
+    assert len({hit["rank"] for hit in everything["results"]}) == 2  # the ties are real
+
+    seen, url, params = [], search_url(), {"q": "orca", "page_size": "3"}
+    while url:
+        page = client.get(url, params).json()
+        assert set(page) == {"next", "previous", "results"} and page["previous"] is None
+        assert len(page["results"]) <= 3
+        seen += [(hit["type"], hit["id"]) for hit in page["results"]]
+        url, params = page["next"], None
+
+    assert seen == [(hit["type"], hit["id"]) for hit in everything["results"]]
+    ranks = [hit["rank"] for hit in everything["results"]]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+@pytest.mark.parametrize("cursor", ["bm9wZQ", "W10", "WzEsInNoaXAiLCJ4Il0", "!!"])
+def test_a_forged_search_cursor_is_a_404(personas, cursor):
+    response = personas.client("member").get(search_url(), {"q": "x", "cursor": cursor})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_headlines_are_html_escaped(personas):
@@ -201,9 +246,10 @@ def test_headlines_are_html_escaped(personas):
         {"q": "x" * 201},
         {"q": "ok", "types": "project,spaceships"},
         {"q": "ok", "types": ""},
-        {"q": "ok", "limit": "0"},
-        {"q": "ok", "limit": "51"},
+        {"q": "ok", "page_size": "0"},
+        {"q": "ok", "page_size": "101"},
         {"q": "ok", "sort": "name"},
+        {"q": "ok", "limit": "5"},
     ],
 )
 def test_bad_queries_are_a_400(personas, query):
