@@ -55,7 +55,7 @@ def _private_slug(slug: str) -> str:
     project to it would answer 409 and reveal the project (an existence oracle).
     With an unguessable suffix, no slug a member can think of is held by a project
     they cannot see, and the database still refuses duplicates. See
-    ``docs/decisions/0007-private-project-slugs-are-unguessable.md``.
+    ``docs/decisions/0008-private-project-slugs-are-unguessable.md``.
     """
     suffix = "".join(secrets.choice(_SLUG_ALPHABET) for _ in range(PRIVATE_SLUG_SUFFIX))
     return f"{slug[: 60 - PRIVATE_SLUG_SUFFIX - 1].rstrip('-')}-{suffix}"

@@ -1,7 +1,7 @@
 """Finding 7a of the hardening review: creating or renaming a project must not tell a
 member that a private project they cannot see holds a slug.
 
-A private project's slug carries a random suffix (decision 0007), so no slug a
+A private project's slug carries a random suffix (decision 0008), so no slug a
 member can choose is held by a project hidden from them: what they can observe
 (201 with the slug they asked for, or 409 for a project they can see) does not
 depend on hidden projects. Uniqueness is unchanged: the database still refuses a
