@@ -230,8 +230,7 @@ def quota_check_count(*, organization_id: uuid.UUID, metric: str, adding: int = 
     """Refuse (402 ``quota_exceeded``) unless the organization may hold ``adding`` more.
 
     Call inside the creating transaction, before the insert: the subscription row
-    stays locked until that transaction ends. ``adding=0`` re-checks an existing
-    claim (accepting an invitation that is already counted).
+    stays locked until that transaction ends.
     """
     if metric not in COUNTED_METRICS:
         raise ValueError(f"{metric!r} is not a counted metric")

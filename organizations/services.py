@@ -396,8 +396,6 @@ def invitation_accept(*, user: User, token: str) -> Membership:
                 "This invitation was sent to another email address.",
                 code="invitation_email_mismatch",
             )
-        # Billing: the invitation is already counted; refused if the plan shrank since.
-        quota_check_count(organization_id=invitation.organization_id, metric="members", adding=0)
         membership, created = Membership.objects.get_or_create(
             organization_id=invitation.organization_id,
             user=user,
