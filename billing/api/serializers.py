@@ -62,7 +62,7 @@ class CheckoutSerializer(InputSerializer):
     plan = serializers.ChoiceField(choices=[code for code in CATALOG if code != "free"])
 
 
-class SessionSerializer(serializers.Serializer):
+class StripeSessionSerializer(serializers.Serializer):
     id = serializers.CharField()
     url = serializers.URLField()
 

@@ -22,7 +22,7 @@ from billing.api.serializers import (
     CostEstimateCreateSerializer,
     CostEstimateSerializer,
     InvoiceSerializer,
-    SessionSerializer,
+    StripeSessionSerializer,
     UsageSerializer,
 )
 from billing.models import CostEstimate, Invoice
@@ -77,7 +77,7 @@ class CheckoutView(_BillingView):
 
     scope_map = {"POST": "billing.checkout"}
 
-    @extend_schema(request=CheckoutSerializer, responses={201: SessionSerializer})
+    @extend_schema(request=CheckoutSerializer, responses={201: StripeSessionSerializer})
     def post(self, request: Request, org_slug: str) -> Response:
         data = validated(CheckoutSerializer, request)
         session = services.checkout_start(
@@ -95,7 +95,7 @@ class PortalView(_BillingView):
 
     scope_map = {"POST": "billing.portal"}
 
-    @extend_schema(request=None, responses={201: SessionSerializer})
+    @extend_schema(request=None, responses={201: StripeSessionSerializer})
     def post(self, request: Request, org_slug: str) -> Response:
         session = services.portal_start(
             actor=request.user,
