@@ -304,6 +304,17 @@ def quota_override_delete(*, actor: User, override: QuotaOverride) -> None:
     override.delete()
 
 
+def plans_ensure() -> int:
+    """Create the catalog's missing plans with their default limits (service context);
+    answers how many were created. Existing rows are left as staff edited them."""
+    created = 0
+    for code, fields in CATALOG.items():
+        created += Plan.objects.get_or_create(code=code, defaults=fields)[1]
+    if created:
+        cache.delete(PLANS_CACHE_KEY)
+    return created
+
+
 @transaction.atomic
 def plan_update(*, actor: User, plan: Plan, fields: dict[str, Any]) -> Plan:
     """Change a catalog entry's limits, name, price or features (staff)."""

@@ -1,8 +1,67 @@
-"""Seed the plan catalog and give every existing organization its free subscription row."""
+"""Seed the plan catalog (defaults; staff edit them in the admin) and give every
+existing organization its free subscription row."""
 
 from django.db import migrations
 
-from billing.plans import CATALOG
+# The catalog as it was when this migration was written (frozen with the history).
+CATALOG = {
+    "free": {
+        "name": "Free",
+        "sort_order": 0,
+        "monthly_price_cents": 0,
+        "projects": 10,
+        "sites": 1,
+        "members": 10,
+        "api_calls": 10000,
+        "ai_tokens": 100000,
+        "storage_bytes": 1073741824,
+        "deployments": 20,
+        "webhook_endpoints": 1,
+        "features": {"custom_domains": False, "priority_support": False},
+    },
+    "pro": {
+        "name": "Pro",
+        "sort_order": 1,
+        "monthly_price_cents": 2000,
+        "projects": 100,
+        "sites": 10,
+        "members": 25,
+        "api_calls": 250000,
+        "ai_tokens": 2000000,
+        "storage_bytes": 53687091200,
+        "deployments": 500,
+        "webhook_endpoints": 10,
+        "features": {"custom_domains": True, "priority_support": False},
+    },
+    "studio": {
+        "name": "Studio",
+        "sort_order": 2,
+        "monthly_price_cents": 8000,
+        "projects": 1000,
+        "sites": 50,
+        "members": 100,
+        "api_calls": 2000000,
+        "ai_tokens": 20000000,
+        "storage_bytes": 536870912000,
+        "deployments": 5000,
+        "webhook_endpoints": 50,
+        "features": {"custom_domains": True, "priority_support": True},
+    },
+    "enterprise": {
+        "name": "Enterprise",
+        "sort_order": 3,
+        "monthly_price_cents": 0,
+        "projects": None,
+        "sites": None,
+        "members": None,
+        "api_calls": None,
+        "ai_tokens": None,
+        "storage_bytes": None,
+        "deployments": None,
+        "webhook_endpoints": None,
+        "features": {"custom_domains": True, "priority_support": True, "sso": True},
+    },
+}
 
 
 def forward(apps, schema_editor):

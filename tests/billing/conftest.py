@@ -47,6 +47,18 @@ def _fresh_api_call_buffers() -> None:
     metering.reset()
 
 
+@pytest.fixture
+def catalog(db: None) -> None:
+    """The plan rows the data migration seeds (a TransactionTestCase-style test anywhere
+    in the suite flushes them; the quota code falls back to the defaults, the admin
+    and the raw-SQL tests need the rows)."""
+    from billing.services import plans_ensure
+    from organizations.tenancy import service_context
+
+    with service_context(reason="test fixture"):
+        plans_ensure()
+
+
 def sign(payload: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     """Stripe's documented scheme, written out here: ``t=<unix>,v1=<hex HMAC-SHA256 of
     "<t>.<body>" keyed with the endpoint secret>``."""

@@ -22,7 +22,7 @@ def staff_client(personas) -> Client:
     return client
 
 
-def test_every_billing_admin_page_renders(staff_client, personas):
+def test_every_billing_admin_page_renders(staff_client, personas, catalog):
     fill_tables(personas)
     for model in (
         "plan",

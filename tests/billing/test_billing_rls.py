@@ -68,7 +68,7 @@ def test_members_and_viewers_cannot_read_the_subscription_or_invoices(personas, 
         assert cursor.fetchone()[0] == 1  # usage is every member's to see
 
 
-def test_the_plan_catalog_is_readable_but_not_writable_by_the_app_role(personas):
+def test_the_plan_catalog_is_readable_but_not_writable_by_the_app_role(personas, catalog):
     with transaction.atomic(), connection.cursor() as cursor:
         _as(personas, "owner")
         cursor.execute("SELECT count(*) FROM billing_plan")
