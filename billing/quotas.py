@@ -92,6 +92,7 @@ class QuotaState:
     status: str
     plan: str  # the effective plan (entitlement)
     limit: int | None  # for the metric asked about (None: unlimited)
+    usage: int | None = None  # counted in SQL under the lock (lock=True), if SQL counts it
 
 
 def _state_in_service_context(
@@ -114,6 +115,7 @@ def _state_in_service_context(
         subscription.past_due_since,
         override is not None,
         override.limit if override else None,
+        None,  # counted by the caller
     )
 
 
@@ -125,7 +127,7 @@ def _quota_state(organization_id: uuid.UUID, metric: str, *, lock: bool) -> Quot
         row = cursor.fetchone()
     if row is None:
         row = _state_in_service_context(organization_id, metric, lock)
-    plan_code, status, past_due_since, has_override, override_limit = row
+    plan_code, status, past_due_since, has_override, override_limit, usage = row
     plan = effective_plan_code(
         plan_code=plan_code,
         status=status,
@@ -136,7 +138,9 @@ def _quota_state(organization_id: uuid.UUID, metric: str, *, lock: bool) -> Quot
     catalog = plan_limits()
     limits = catalog.get(plan) or catalog["free"]
     limit = override_limit if has_override else limits.get(metric)
-    return QuotaState(subscribed_plan=plan_code, status=status, plan=plan, limit=limit)
+    return QuotaState(
+        subscribed_plan=plan_code, status=status, plan=plan, limit=limit, usage=usage
+    )
 
 
 def limits_for(organization_id: uuid.UUID) -> tuple[QuotaState, dict[str, int | None]]:
@@ -237,7 +241,7 @@ def quota_check_count(*, organization_id: uuid.UUID, metric: str, adding: int = 
     state = _quota_state(organization_id, metric, lock=True)
     if state.limit is None:
         return
-    usage = COUNTERS[metric](organization_id)
+    usage = state.usage if state.usage is not None else COUNTERS[metric](organization_id)
     if usage + adding > state.limit:
         raise QuotaExceeded(metric=metric, limit=state.limit, usage=usage, requested=adding)
 

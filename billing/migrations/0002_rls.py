@@ -54,27 +54,38 @@ POLICIES = [
 
 FUNCTIONS = r"""
 -- The subscription of the current organization, created (free, active) if missing;
--- locked FOR UPDATE when p_lock: count quotas are checked under this lock.
--- Also answers the staff override for p_metric, if one is in force.
+-- locked FOR UPDATE when p_lock: count quotas are checked under this lock, and then
+-- `usage` is what the organization holds of p_metric, counted after the lock was
+-- granted (NULL for a metric counted elsewhere). Also answers the staff override
+-- for p_metric, if one is in force.
 CREATE FUNCTION app.billing_quota_state(p_org uuid, p_metric text, p_lock boolean)
 RETURNS TABLE (plan_code text, status text, past_due_since timestamptz,
-               has_override boolean, override_limit bigint)
+               has_override boolean, override_limit bigint, usage bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF p_org IS NULL OR p_org IS DISTINCT FROM app.current_org_id() THEN
         RETURN;  -- only for the organization the caller is in
     END IF;
-    INSERT INTO billing_subscription
-        (id, organization_id, plan_code, status, stripe_customer_id, stripe_subscription_id,
-         stripe_price_id, cancel_at_period_end, created_at, updated_at)
-    VALUES (gen_random_uuid(), p_org, 'free', 'active', '', '', '', false, now(), now())
-    ON CONFLICT (organization_id) DO NOTHING;
     IF p_lock THEN
         PERFORM 1 FROM billing_subscription s WHERE s.organization_id = p_org FOR UPDATE;
+    ELSE
+        PERFORM 1 FROM billing_subscription s WHERE s.organization_id = p_org;
+    END IF;
+    IF NOT FOUND THEN
+        INSERT INTO billing_subscription
+            (id, organization_id, plan_code, status, stripe_customer_id,
+             stripe_subscription_id, stripe_price_id, cancel_at_period_end, created_at,
+             updated_at)
+        VALUES (gen_random_uuid(), p_org, 'free', 'active', '', '', '', false, now(), now())
+        ON CONFLICT (organization_id) DO NOTHING;
+        IF p_lock THEN
+            PERFORM 1 FROM billing_subscription s WHERE s.organization_id = p_org FOR UPDATE;
+        END IF;
     END IF;
     RETURN QUERY
         SELECT s.plan_code::text, s.status::text, s.past_due_since,
-               o.id IS NOT NULL, o."limit"
+               o.id IS NOT NULL, o."limit",
+               CASE WHEN p_lock THEN app.billing_count(p_org, p_metric) END
           FROM billing_subscription s
           LEFT JOIN billing_quotaoverride o
             ON o.organization_id = s.organization_id AND o.metric = p_metric
