@@ -138,9 +138,7 @@ def _quota_state(organization_id: uuid.UUID, metric: str, *, lock: bool) -> Quot
     catalog = plan_limits()
     limits = catalog.get(plan) or catalog["free"]
     limit = override_limit if has_override else limits.get(metric)
-    return QuotaState(
-        subscribed_plan=plan_code, status=status, plan=plan, limit=limit, usage=usage
-    )
+    return QuotaState(subscribed_plan=plan_code, status=status, plan=plan, limit=limit, usage=usage)
 
 
 def limits_for(organization_id: uuid.UUID) -> tuple[QuotaState, dict[str, int | None]]:
