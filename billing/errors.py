@@ -24,6 +24,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "unknown_plan": (400, "The plan is not in the catalog or cannot be bought."),
     "stripe_unavailable": (502, "Stripe answered with an error or could not be reached."),
     "invalid_signature": (400, "The Stripe-Signature header is missing, wrong or too old."),
+    "invalid_event": (400, "A correctly signed body that is not a Stripe event."),
+    "webhook_failed": (500, "A Stripe event could not be applied; Stripe retries it."),
 }
 
 
