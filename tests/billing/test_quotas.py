@@ -250,3 +250,41 @@ def test_a_viewer_cannot_consume_another_orgs_counter(personas):
 
         with pytest.raises(ProgrammingError), transaction.atomic():
             quota_check_count(organization_id=personas.other_org.id, metric="projects")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_consumers_against_ten_units_exactly_ten_succeed():
+    from organizations.tenancy import tenant_context
+
+    personas = make_personas()
+    _override(personas.org, "deployments", 10)
+    member = personas.user("member")
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        try:
+            barrier.wait()
+            try:
+                with tenant_context(user_id=member.id, org_slug="acme") as ctx:
+                    usage_consume(
+                        organization_id=ctx.organization_id, metric="deployments", amount=1
+                    )
+                outcome = "ok"
+            except QuotaExceeded:
+                outcome = "refused"
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=consume) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["ok"] * 10 + ["refused"] * 10
+    with service_context(reason="test read"):
+        assert UsageCounter.objects.get(organization_id=personas.org.id).used == 10
