@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,40 @@ class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from organizations.api.base import AFTER_AUTHORIZE
+
+        # Runs after organizations' grant_runtime_privileges (billing comes later in
+        # INSTALLED_APPS, and post_migrate is sent app by app in that order).
+        post_migrate.connect(
+            revoke_catalog_writes, sender=self, dispatch_uid="billing_revoke_catalog_writes"
+        )
+        AFTER_AUTHORIZE.append(count_api_call)
+
+
+def revoke_catalog_writes(using: str = "default", **kwargs: Any) -> None:
+    """The plan catalog is global and readable by all; only the service role (staff in
+    the admin) may change it. The inbox is the service role's alone."""
+    from django.conf import settings
+    from django.db import connections
+    from psycopg import sql
+
+    app_role = sql.Identifier(settings.DB_APP_ROLE)
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            sql.SQL("REVOKE INSERT, UPDATE, DELETE ON billing_plan FROM {}").format(app_role)
+        )
+        cursor.execute(sql.SQL("REVOKE ALL ON billing_stripeevent FROM {}").format(app_role))
+
+
+def count_api_call(view: Any, request: Any) -> None:
+    """Every authorized request on an org route is an API call, except billing's own
+    (an organization over its API-call limit can still see its bill and upgrade)."""
+    if getattr(view, "billing_exempt", False):
+        return
+    from billing.metering import api_call
+
+    api_call(view.organization_id)

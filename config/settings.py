@@ -336,3 +336,26 @@ DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
 # request_started at DEBUG: one line a request at INFO (request_finished, which has the
 # method, path, status and ids), half the logging cost of an access log of two lines.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = 10
+# --- Billing (plans, Stripe, quotas) ------------------------------------------------
+# Without STRIPE_SECRET_KEY checkout/portal answer 503 billing_not_configured and every
+# organization works on its plan as stored (free by default); webhooks still apply
+# when STRIPE_WEBHOOK_SECRET is set. See docs/billing.md.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# plan code -> Stripe price id, e.g. "pro:price_123,studio:price_456"
+STRIPE_PRICE_IDS = env.dict("STRIPE_PRICE_IDS", default={})
+# metered metric -> Stripe meter event name, e.g. "ai_tokens:ai_tokens,api_calls:api_calls"
+STRIPE_METER_EVENTS = env.dict("STRIPE_METER_EVENTS", default={})
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+BILLING_SUCCESS_URL = env.str("BILLING_SUCCESS_URL", default=f"{FRONTEND_URL}/billing/success")
+BILLING_CANCEL_URL = env.str("BILLING_CANCEL_URL", default=f"{FRONTEND_URL}/billing")
+# API-call counting batches (billing/metering.py). Under test, batches never fill up on
+# their own, so no request's query count depends on the wall clock; tests set them.
+BILLING_API_CALLS_FLUSH_EVERY = env.int(
+    "BILLING_API_CALLS_FLUSH_EVERY", default=10**9 if TESTING else 100
+)
+BILLING_API_CALLS_FLUSH_SECONDS = env.int(
+    "BILLING_API_CALLS_FLUSH_SECONDS", default=10**9 if TESTING else 30
+)

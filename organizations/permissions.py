@@ -140,7 +140,23 @@ MATRIX: dict[str, Rule] = {
     # --- end of integrations ---------------------------------------------------------
     #
     # --- billing (plans, subscriptions, usage, cost estimates) -------------------------
-    # (billing actions go here)
+    "billing.view": Rule(
+        Role.ADMIN,
+        frozenset({Role.BILLING}),
+        "See the plan, subscription status and period, limits and usage",
+    ),
+    "billing.invoices": Rule(Role.ADMIN, frozenset({Role.BILLING}), "List the invoices"),
+    "billing.checkout": Rule(
+        Role.OWNER, frozenset({Role.BILLING}), "Start a Stripe checkout to change the plan"
+    ),
+    "billing.portal": Rule(
+        Role.OWNER, frozenset({Role.BILLING}), "Open the Stripe customer portal (card, cancel)"
+    ),
+    "billing.usage": _everyone("See usage per metric against the plan's limits"),
+    "cost_estimate.list": _everyone(
+        "List cost estimates (your own; owners and admins see everyone's)"
+    ),
+    "cost_estimate.create": _everyone("Calculate and keep a cost estimate"),
     # --- end of billing --------------------------------------------------------------
 }
 

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import quota_check_count
 from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
@@ -46,6 +47,10 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
         except IntegrityError as exc:
             raise slug_taken() from exc
         membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
+        # Billing: every organization starts with its (free) subscription row.
+        from billing.services import subscription_create_free
+
+        subscription_create_free(organization_id=org.id)
         audit_record(
             action="org.created",
             actor=actor,
@@ -313,6 +318,8 @@ def invitation_create(
         organization_id=organization_id, user__email__iexact=email
     ).exists():
         raise Conflict("This person is already a member.", code="already_member")
+    # Billing: members + open invitations count against the plan's `members` limit.
+    quota_check_count(organization_id=organization_id, metric="members")
     try:
         with transaction.atomic():
             invitation = Invitation.objects.create(

@@ -17,6 +17,7 @@ route-matrix test fails: nothing is reachable without a declared action.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
@@ -30,6 +31,10 @@ from organizations.permissions import allows
 from organizations.tenancy import OrgContext, ensure_writable, enter_org, set_user_claim
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Called with (view, request) once a request on an org route is authorized; other
+# apps register here from their AppConfig.ready() (billing counts API calls).
+AFTER_AUTHORIZE: list[Callable[[Any, Request], None]] = []
 
 
 class ScopedAPIView(generics.GenericAPIView):
@@ -102,6 +107,8 @@ class OrgScopedAPIView(ScopedAPIView):
         self.authorize(request, action, kwargs)
         if request.method not in SAFE_METHODS:
             ensure_writable(suspended=org.suspended)
+        for hook in AFTER_AUTHORIZE:
+            hook(self, request)
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         """Refuse (403) unless the caller's org role may perform ``action``."""

@@ -37,6 +37,11 @@ GLOBAL_TABLES: dict[str, str] = {
     "accounts_user_groups": "staff permissions (admin only)",
     "accounts_user_user_permissions": "staff permissions (admin only)",
     "django_migrations": "Django's migration history",
+    # --- billing ---
+    "billing_plan": "the plan catalog: no tenant data, read by everyone; the app role's"
+    " INSERT/UPDATE/DELETE are revoked (billing.apps), staff edit it as the service role",
+    "billing_stripeevent": "the Stripe webhook inbox: RLS forced with no policy and no grant"
+    " to the app role, so only the service role (the webhook path) reaches it",
 }
 
 CLAIM_HELPERS = re.compile(r"app\.(current_org_id|user_org_ids|current_user_id)\(\)")

@@ -36,6 +36,7 @@ from django.utils.text import get_valid_filename
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import quota_check_count
 from config.errors import DomainError, NotFound
 from projects.models import SEARCHABLE_TEXT_CHARS, Asset, Project
 from projects.storage import delete_on_commit, stage_save
@@ -220,6 +221,10 @@ def _create(
     title: str,
     job_id: uuid.UUID | None = None,
 ) -> Asset:
+    # Billing: refused with 402 if the organization's storage would pass its limit.
+    quota_check_count(
+        organization_id=organization_id, metric="storage_bytes", adding=inspection.size
+    )
     asset_id = uuid.uuid4()
     name = stage_save(
         asset_storage_name(

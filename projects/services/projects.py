@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import quota_check_count
 from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
 from organizations.models import Membership
 from organizations.permissions import PROJECT_RANK
@@ -93,6 +94,8 @@ def project_create(
     slug = _slug(slug or name)
     if visibility == Project.Visibility.PRIVATE:
         slug = _private_slug(slug)
+    # Billing: refused with 402 over the plan's limit (locks the subscription row).
+    quota_check_count(organization_id=organization_id, metric="projects")
     try:
         with transaction.atomic():
             project = Project.objects.create(

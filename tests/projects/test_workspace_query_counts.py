@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.billing.support import unlimited_plan
 from tests.projects.support import (
     add_project_member,
     make_file,
@@ -46,6 +47,7 @@ def _compare(client, url: str, add: Callable[[int, int], None]) -> int:
 
 
 def test_project_list(personas):
+    unlimited_plan(personas.org)  # 15 projects: more than the free plan's 10
     owner = personas.users["owner"]
     admin = personas.client("admin")
 

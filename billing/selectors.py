@@ -1,0 +1,54 @@
+"""Reads of the billing app."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from billing.models import CostEstimate, Invoice, Subscription
+from billing.quotas import limits_for, period_start, usage_for
+from billing.stripe_client import stripe_configured
+
+
+def usage_report(*, organization_id: uuid.UUID) -> dict[str, Any]:
+    """Plan in force, limit and use of every metric (any member may read this)."""
+    state, limits = limits_for(organization_id)
+    return {
+        "plan": state.plan,
+        "limits": limits,
+        "usage": usage_for(organization_id),
+        "period_start": period_start(),
+    }
+
+
+def billing_overview(*, organization_id: uuid.UUID) -> dict[str, Any]:
+    """The usage report plus the subscription (owners, admins and billing members)."""
+    report = usage_report(organization_id=organization_id)
+    subscription = Subscription.objects.get(organization_id=organization_id)
+    grace_until = None
+    if subscription.status == Subscription.Status.PAST_DUE and subscription.past_due_since:
+        grace_until = subscription.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
+    return {
+        **report,
+        "subscribed_plan": subscription.plan_code,
+        "status": subscription.status,
+        "current_period_start": subscription.current_period_start,
+        "current_period_end": subscription.current_period_end,
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "trial_end": subscription.trial_end,
+        "grace_until": grace_until,
+        "billing_configured": stripe_configured(),
+    }
+
+
+def invoices_of(*, organization_id: uuid.UUID) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(organization_id=organization_id)
+
+
+def cost_estimates_of(*, organization_id: uuid.UUID) -> QuerySet[CostEstimate]:
+    """RLS narrows this to the caller's own estimates unless they are an owner or admin."""
+    return CostEstimate.objects.filter(organization_id=organization_id)
