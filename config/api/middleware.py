@@ -50,3 +50,25 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
         return True
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (or its request transaction's COMMIT) that lost the database answers 503
+    ``database_unavailable`` in the error shape, also with ``DEBUG`` on. Errors raised
+    outside the view (another middleware) reach ``handler500``, which does the same."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from config.api.exceptions import database_unavailable_response, is_database_unavailable
+
+        if not is_database_unavailable(exception):
+            return None
+        logging.getLogger("django.request").error(
+            "Database unavailable: %s %s: %s", request.method, request.path, exception
+        )
+        return database_unavailable_response()
