@@ -66,6 +66,7 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
         if not key.startswith(("DATABASE_", "DB_", "DJANGO_", "PYTEST_"))
     }
     env["PYTHONUNBUFFERED"] = "1"
+    env["MEDIA_ROOT"] = str(DATA / "system-media")  # files of seeded/fuzzed objects
     env.update(extra)
     return env
 
