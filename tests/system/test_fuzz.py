@@ -46,6 +46,7 @@ SERVER_ENV = {
     "THROTTLE_LOGIN": "100000/min",
     "THROTTLE_SIGNUP": "100000/hour",
     "THROTTLE_REFRESH": "100000/min",
+    "JWT_ACCESS_MINUTES": "120",  # the run outlasts the default five minutes
 }
 
 
@@ -84,8 +85,9 @@ class Api:
         return response.json()
 
 
-def real_ids(server: LiveServer) -> tuple[dict[str, str], dict[str, str], str]:
-    """(path parameters for the run, for destructive operations, the owner's token)."""
+def real_ids(server: LiveServer) -> tuple[dict[str, str], dict, str]:
+    """(path parameters for the run, those of each destructive operation, the owner's
+    token)."""
     token = sign_in(server.url, OWNER, DEMO_PASSWORD)
     api = Api(server.url, token)
     org = "/api/v1/orgs/acme"
@@ -109,24 +111,29 @@ def real_ids(server: LiveServer) -> tuple[dict[str, str], dict[str, str], str]:
         "invitation_id": invitation["id"],
     }
     generations = api.get(f"{base}/generations/")["results"]
-    if generations:
-        ids["generation_id"] = generations[0]["id"]
-    project_members = api.get(f"{base}/members/")["results"]
-    if project_members:
-        ids["project_member_id"] = project_members[0]["id"]
-    # Objects the destructive operations may destroy.
-    spare_org = api.post("/api/v1/orgs/", {"name": "Fuzz spare", "slug": "fuzz-spare"})["slug"]
-    spare_project = api.post(f"{org}/projects/", {"name": "Fuzz spare", "slug": "fuzz-spare"})
-    sign_in(server.url, OWNER, DEMO_PASSWORD)  # a second session, for DELETE /me/sessions/
-    current = {s["id"] for s in api.get("/api/v1/me/sessions/")["results"] if s.get("current")}
-    spare_session = next(
-        s["id"] for s in api.get("/api/v1/me/sessions/")["results"] if s["id"] not in current
-    )
-    spare = {
-        "org_slug": spare_org,
-        "project_slug": spare_project["slug"],
-        "session_id": spare_session,
-    }
+    if not generations:
+        generations = [api.post(f"{base}/generations/", {"prompt": "Hello", "model": "fuzz"})]
+    ids["generation_id"] = generations[0]["id"]
+    project_members = api.get(f"{base}/members/")["results"] or [
+        api.post(f"{base}/members/", {"user": "viewer@acme.test", "role": "editor"})
+    ]
+    ids["project_member_id"] = project_members[0]["id"]
+    # Objects of their own for the operations that destroy or rename what they act on.
+    spare: dict[tuple[str, str], dict[str, str]] = {}
+    for number, (operation, names) in enumerate(DESTRUCTIVE.items()):
+        if names == ("org_slug",):
+            slug = f"fuzz-spare-{number}"
+            spare[operation] = {
+                "org_slug": api.post("/api/v1/orgs/", {"name": slug, "slug": slug})["slug"]
+            }
+        elif names == ("project_slug",):
+            slug = f"fuzz-spare-{number}"
+            made = api.post(f"{org}/projects/", {"name": slug, "slug": slug})
+            spare[operation] = {"project_slug": made["slug"]}
+        else:  # a second session of the owner, for DELETE /me/sessions/{id}/
+            sign_in(server.url, OWNER, DEMO_PASSWORD)
+            sessions = api.get("/api/v1/me/sessions/")["results"]
+            spare[operation] = {"session_id": next(s["id"] for s in sessions if not s["current"])}
     return ids, spare, token
 
 
@@ -144,10 +151,10 @@ DESTRUCTIVE = {
 
 
 def _path_parameters(operation: Any, ids: dict, spare: dict) -> dict[str, str]:
+    """Real ids for every path parameter; objects of its own for a destructive operation."""
     names = [p.name for p in operation.path_parameters]
     chosen = {name: ids[name] for name in names if name in ids}
-    for name in DESTRUCTIVE.get((operation.method.upper(), operation.path), ()):
-        chosen[name] = spare[name]
+    chosen.update(spare.get((operation.method.upper(), operation.path), {}))
     return chosen
 
 
