@@ -181,7 +181,7 @@ TASKS = {"default": {"BACKEND": "config.tasks.DatabaseBackend"}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["config.api.filters.FilterBackend"],
@@ -336,3 +336,32 @@ DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
 # request_started at DEBUG: one line a request at INFO (request_finished, which has the
 # method, path, status and ids), half the logging cost of an access log of two lines.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = 10
+# --- Database resilience: pool, poolers, outages (hardening, issue 10) -------------------
+# DB_POOL=true hands the runtime role's connections to Django's psycopg pool (per process):
+# a request borrows one and gives it back at its end. Claims are transaction-local, so a
+# borrowed connection carries nothing of its last tenant (tests/system/test_pool.py). The
+# pool keeps its connections, so CONN_MAX_AGE must be 0 with it.
+# CONN_HEALTH_CHECKS: with the pool, a borrowed connection is checked first (one round
+# trip) so a connection broken by a database restart is never handed out; without the pool
+# it is off by default (docs/performance.md) and a broken persistent connection is dropped
+# at the end of the one request that found it broken (answered 503, config/api/middleware.py).
+DB_POOL = env.bool("DB_POOL", default=False)
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=5)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=DB_POOL)
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
+# Behind PgBouncer in transaction mode a cursor WITH HOLD cannot outlive its transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        # Seconds a request waits for a free connection before failing (answered 503).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "name": "saas-default",
+    }
+# Answer of a request that found the database unavailable: 503 with this Retry-After.
+DB_UNAVAILABLE_RETRY_AFTER = env.int("DB_UNAVAILABLE_RETRY_AFTER", default=5)
+MIDDLEWARE = [*MIDDLEWARE, "config.api.middleware.DatabaseUnavailableMiddleware"]

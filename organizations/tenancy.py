@@ -61,6 +61,11 @@ def owner_as_default() -> Iterator[None]:
     saved = dict(conn.settings_dict)
     owner = connections.settings[OWNER_DB_ALIAS]
     conn.settings_dict.update({key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")})
+    # NOTE: a pool (DB_POOL) belongs to the alias and keeps the login it was opened with:
+    # the owner connects without one, or the app role's pool would log in as the owner.
+    conn.settings_dict["OPTIONS"] = {
+        key: value for key, value in saved["OPTIONS"].items() if key != "pool"
+    }
     try:
         yield
     finally:
