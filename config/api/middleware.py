@@ -11,6 +11,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from config.api.client_ip import client_ip
+
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _client: ContextVar[tuple[str | None, str]] = ContextVar("client", default=(None, ""))
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -35,7 +37,7 @@ class RequestIdMiddleware:
         request.request_id = request_id
         token = _request_id.set(request_id)
         client_token = _client.set(
-            (request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", "")[:300])
+            (client_ip(request), request.headers.get("User-Agent", "")[:300])
         )
         try:
             response = self.get_response(request)

@@ -76,6 +76,13 @@ class OrgScopedAPIView(ScopedAPIView):
         if org is None:
             raise exceptions.NotFound()
         self.org = org
+        if org.require_mfa and not getattr(request.user, "mfa_enabled", False):
+            # The organization requires two-factor authentication of its members.
+            raise exceptions.PermissionDenied(
+                "This organization requires two-factor authentication: turn it on for your "
+                "account (POST /api/v1/me/mfa/totp/).",
+                code="mfa_required",
+            )
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")
