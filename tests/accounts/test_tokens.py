@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.utils import timezone
 from django.db import connection
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
