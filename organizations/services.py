@@ -442,7 +442,7 @@ def invitation_decline(*, user: User, invitation_id: Any) -> Invitation:
             else None
         )
         if invitation is None:
-            raise NotFound()
+            raise NotFound("Not found.")
         _ensure_open(invitation)
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at", "updated_at"])
