@@ -206,3 +206,62 @@ def test_a_failed_admin_login_is_audited_without_the_password(staff):
         "via": "admin",
     }
     assert WRONG not in repr(event.__dict__)
+
+
+# --- two-factor for /admin/ -----------------------------------------------------------------
+
+
+def _staff_with_totp(staff) -> str:
+    from tests.accounts.support import enable_totp
+    from tests.helpers import client_for
+
+    secret, _codes = enable_totp(client_for(staff))
+    return secret
+
+
+def _admin_login_with_code(client: Client, password: str, code: str):
+    return client.post(
+        ADMIN_LOGIN,
+        {
+            "username": "staff@example.test",
+            "password": password,
+            "otp_code": code,
+            "next": "/admin/",
+        },
+    )
+
+
+def test_admin_login_of_staff_with_mfa_needs_the_code(staff):
+    import time_machine
+    from django.utils import timezone
+
+    from tests.accounts.support import totp_code
+
+    secret = _staff_with_totp(staff)
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=60), tick=False):
+        client = Client()
+        without = _admin_login_with_code(client, PASSWORD, "")
+        assert "_auth_user_id" not in client.session
+        assert "authentication code is wrong" in without.content.decode()
+
+        response = _admin_login_with_code(client, PASSWORD, totp_code(secret))
+
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert client.session["_auth_user_id"] == str(staff.id)
+
+
+def test_admin_require_mfa_refuses_staff_without_mfa(staff, settings):
+    settings.ADMIN_REQUIRE_MFA = True
+    client = Client()
+
+    response = _admin_login_with_code(client, PASSWORD, "")
+
+    assert "_auth_user_id" not in client.session
+    assert "Two-factor authentication is required" in response.content.decode()
+
+
+def test_the_admin_login_page_has_the_code_field():
+    page = Client().get(ADMIN_LOGIN)
+
+    assert page.status_code == 200
+    assert 'name="otp_code"' in page.content.decode()
