@@ -68,11 +68,20 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
 
 @transaction.atomic
 def organization_update(*, actor: User, organization: Organization, **fields: Any) -> Organization:
-    """Change ``name`` and/or ``slug``."""
+    """Change ``name``, ``slug`` and/or ``require_mfa``.
+
+    Requiring MFA needs the actor to have it on (they would lock themselves out).
+    """
     changes: dict[str, Any] = {}
     if "slug" in fields:
         fields["slug"] = _validate_slug(fields["slug"])
-    for name in ("name", "slug"):
+    if fields.get("require_mfa") and not actor.mfa_enabled:
+        raise Forbidden(
+            "Turn on two-factor authentication for your own account first.",
+            code="mfa_required",
+            details={"require_mfa": ["Turn on two-factor authentication first."]},
+        )
+    for name in ("name", "slug", "require_mfa"):
         if name in fields and getattr(organization, name) != fields[name]:
             changes[name] = {"from": getattr(organization, name), "to": fields[name]}
             setattr(organization, name, fields[name])

@@ -185,3 +185,24 @@ def test_an_org_that_requires_mfa_still_hides_itself_from_outsiders(personas):
     _require_mfa(personas.org)
 
     assert_error(personas.client("outsider").get("/api/v1/orgs/acme/"), 404)
+
+
+def test_an_owner_with_mfa_can_require_it_for_the_org(personas):
+    owner = personas.client("owner")
+    enable_totp(owner)
+
+    response = owner.patch("/api/v1/orgs/acme/", {"require_mfa": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["require_mfa"] is True
+    assert_error(personas.client("member").get("/api/v1/orgs/acme/"), 403, "mfa_required")
+
+
+def test_an_owner_without_mfa_cannot_require_it(personas):
+    response = personas.client("owner").patch(
+        "/api/v1/orgs/acme/", {"require_mfa": True}, format="json"
+    )
+
+    assert_error(response, 403, "mfa_required")
+    with service_context(reason="test: read org"):
+        assert Organization.objects.get(id=personas.org.id).require_mfa is False
