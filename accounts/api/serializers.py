@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts.models import Session, User, UserSettings
 from config.api.serializers import InputSerializer
+from organizations.api.serializers import InvitationSerializer
 
 
 @cache
@@ -87,6 +88,22 @@ class VerifyEmailSerializer(InputSerializer):
 class EmailChangeSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class InvitationOrganizationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class MyInvitationSerializer(InvitationSerializer):
+    """An invitation as its invitee sees it: with the organization it is for."""
+
+    organization = InvitationOrganizationSerializer(read_only=True)
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "organization"]
+        read_only_fields = fields
 
 
 class DetailSerializer(serializers.Serializer):

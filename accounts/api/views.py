@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -21,6 +21,7 @@ from accounts.api.serializers import (
     MFAChallengeSerializer,
     MFACodeSerializer,
     MFATokenSerializer,
+    MyInvitationSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
@@ -38,7 +39,7 @@ from accounts.throttling import AccountRateThrottle, normalise_email
 from config.api.exceptions import error_body
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, UserScopedAPIView
-from organizations.api.serializers import InvitationSerializer
+from organizations.models import Invitation
 from organizations.services import invitation_accept, invitation_decline, invitations_for_invitee
 
 
@@ -111,7 +112,13 @@ class TokenObtainView(_AccountThrottledView):
 
     @extend_schema(
         request=TokenObtainSerializer,
-        responses={200: TokenPairSerializer | MFAChallengeSerializer},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SignInResult",
+                serializers=[TokenPairSerializer, MFAChallengeSerializer],
+                resource_type_field_name=None,
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = validated(TokenObtainSerializer, request)
@@ -386,28 +393,18 @@ class TOTPConfirmView(UserScopedAPIView):
 class MyInvitationListView(UserScopedAPIView):
     """Open invitations to my address (once it is verified)."""
 
-    serializer_class = InvitationSerializer
+    queryset = Invitation.objects.none()
+    serializer_class = MyInvitationSerializer
 
-    @extend_schema(responses=InvitationSerializer(many=True))
+    @extend_schema(responses=MyInvitationSerializer(many=True))
     def get(self, request: Request) -> Response:
         invitations = invitations_for_invitee(user=request.user)
-        return Response(
-            [
-                {
-                    **InvitationSerializer(invitation).data,
-                    "organization": {
-                        "id": str(invitation.organization_id),
-                        "name": invitation.organization.name,
-                        "slug": invitation.organization.slug,
-                    },
-                }
-                for invitation in invitations
-            ]
-        )
+        return Response(MyInvitationSerializer(invitations, many=True).data)
 
 
 class MyInvitationDeclineView(UserScopedAPIView):
-    serializer_class = InvitationSerializer
+    queryset = Invitation.objects.none()
+    serializer_class = MyInvitationSerializer
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, invitation_id: Any) -> Response:

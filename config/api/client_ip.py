@@ -10,6 +10,8 @@ from the same setting), so throttling and the audit trail agree.
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -21,4 +23,8 @@ def client_ip(request: HttpRequest) -> str | None:
     if trusted <= 0 or not forwarded.strip():
         return remote_addr
     hops = [hop.strip() for hop in forwarded.split(",")]
-    return hops[-min(trusted, len(hops))] or remote_addr
+    candidate = hops[-min(trusted, len(hops))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:  # not an address: our proxy did not write it
+        return remote_addr
