@@ -14,6 +14,7 @@ under ``FRONTEND_URL``; the pages and the API routes call these functions.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -87,10 +88,10 @@ def password_reset_request(*, email: str) -> None:
 def _reset_user(token: str) -> User:
     uid, _, secret = token.partition(".")
     try:
-        user_id = force_str(urlsafe_base64_decode(uid))
-        user = User.objects.filter(id=user_id, is_active=True).first()
-    except (ValueError, TypeError, OverflowError, Exception):
-        user = None
+        user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        user_id = None
+    user = User.objects.filter(id=user_id, is_active=True).first() if user_id else None
     if user is None or not default_token_generator.check_token(user, secret):
         raise ResetInvalid("This password reset link is invalid, expired or already used.")
     return user
