@@ -39,7 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         null=True, blank=True, help_text="When the current email address was verified."
     )
     mfa_enabled = models.BooleanField(
-        default=False, help_text="A confirmed TOTP authenticator is required at sign-in."
+        default=False,
+        db_default=False,
+        help_text="A confirmed TOTP authenticator is required at sign-in.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -136,9 +138,9 @@ class Session(models.Model):
     # Refresh rotation (docs/decisions/0007): the jti of the refresh token now
     # valid, when its pair was issued, and the jti it replaced (honoured again
     # for REFRESH_REUSE_GRACE so that two tabs refreshing at once both succeed).
-    refresh_jti = models.CharField(max_length=64, blank=True)
+    refresh_jti = models.CharField(max_length=64, blank=True, db_default="")
     refresh_issued_at = models.DateTimeField(null=True, blank=True)
-    previous_refresh_jti = models.CharField(max_length=64, blank=True)
+    previous_refresh_jti = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["user", "-last_used_at"])]

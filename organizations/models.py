@@ -25,6 +25,7 @@ class Organization(models.Model):
     )
     require_mfa = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Members without two-factor authentication are refused (403 mfa_required).",
     )
     created_at = models.DateTimeField(auto_now_add=True)

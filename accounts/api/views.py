@@ -173,7 +173,7 @@ class TokenMFAView(_AnonymousAPIView):
             )
             return Response(
                 error_body("mfa_invalid_code", "The code is wrong or was already used."),
-                status=status.HTTP_401_UNAUTHORIZED,
+                status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(services.session_create(user=user, mfa=True))
 

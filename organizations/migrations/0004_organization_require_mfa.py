@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
             name="require_mfa",
             field=models.BooleanField(
                 default=False,
+                db_default=False,
                 help_text=(
                     "Members without two-factor authentication are refused (403 mfa_required)."
                 ),

@@ -92,7 +92,7 @@ def test_sign_up_verify_mfa_sign_in_recovery_code_reset_revokes_everything(
 
         with_recovery = _password_then(recovery_codes[0])
         assert with_recovery.status_code == 200, with_recovery.content
-        assert_error(_password_then(recovery_codes[0]), 401, "mfa_invalid_code")
+        assert_error(_password_then(recovery_codes[0]), 400, "mfa_invalid_code")
         with_recovery = with_recovery.json()
 
         with django_capture_on_commit_callbacks(execute=True):

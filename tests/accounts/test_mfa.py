@@ -108,14 +108,14 @@ def test_a_totp_code_cannot_be_replayed_in_the_same_step(alice):
 
         replay = _mfa(_password_step(), code)
 
-    assert_error(replay, 401, "mfa_invalid_code")
+    assert_error(replay, 400, "mfa_invalid_code")
 
 
 def test_a_recovery_code_works_once(alice):
     _, codes = enable_totp(alice)
 
     assert _mfa(_password_step(), codes[0]).status_code == 200
-    assert_error(_mfa(_password_step(), codes[0]), 401, "mfa_invalid_code")
+    assert_error(_mfa(_password_step(), codes[0]), 400, "mfa_invalid_code")
     assert _mfa(_password_step(), codes[1].upper()).status_code == 200
 
 

@@ -265,3 +265,30 @@ def test_the_admin_login_page_has_the_code_field():
 
     assert page.status_code == 200
     assert 'name="otp_code"' in page.content.decode()
+
+
+def test_the_audit_trail_records_the_socket_address_by_default(user):
+    APIClient().post(
+        TOKEN,
+        {"email": "alice@example.test", "password": WRONG},
+        format="json",
+        HTTP_X_FORWARDED_FOR="127.0.0.66",
+        REMOTE_ADDR="127.0.0.5",
+    )
+
+    (event,) = _events("user.login_failed")
+    assert event.ip_address == "127.0.0.5"
+
+
+def test_a_forwarded_value_that_is_not_an_address_is_ignored(user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    APIClient().post(
+        TOKEN,
+        {"email": "alice@example.test", "password": WRONG},
+        format="json",
+        HTTP_X_FORWARDED_FOR="not-an-address",
+        REMOTE_ADDR="127.0.0.5",
+    )
+
+    (event,) = _events("user.login_failed")
+    assert event.ip_address == "127.0.0.5"
