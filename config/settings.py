@@ -173,7 +173,6 @@ EMAIL_CONFIG = env.email_url(
 )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.test")
-FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000")
 
 TASKS = {"default": {"BACKEND": "config.tasks.DatabaseBackend"}}
 
@@ -310,6 +309,41 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Accounts (sign-in protection, password reset, email verification, MFA) ----------
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the header
+# is ignored and the client is REMOTE_ADDR (a client could otherwise pick its own
+# address and dodge per-address throttles). Used by DRF throttles and the audit trail.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
+    # per normalised email, whatever address the attempts come from
+    "login_account": env.str("THROTTLE_LOGIN_ACCOUNT", default="20/hour"),
+    "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+    "password_reset_account": env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
+    "mfa": env.str("THROTTLE_MFA", default="10/min"),
+    "verify_email": env.str("THROTTLE_VERIFY_EMAIL", default="30/hour"),
+}
+# Base of every link in emails; by default this server as `make run` serves it.
+FRONTEND_URL = env.str(
+    "FRONTEND_URL",
+    default=f"http://{env.str('HOST', default='127.0.0.1')}:{env.str('PORT', default='8000')}",
+).rstrip("/")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_VERIFICATION_TTL = timedelta(days=env.int("EMAIL_VERIFICATION_TTL_DAYS", default=3))
+# What an account with an unverified email may not do yet: any of
+# "organization.create", "invitation.accept". Default: nothing is blocked.
+UNVERIFIED_EMAIL_BLOCKS = env.list("UNVERIFIED_EMAIL_BLOCKS", default=[])
+# Two tabs refreshing one token at once both get the same new pair within this window;
+# a reuse after it revokes the session (docs/decisions/0007).
+REFRESH_REUSE_GRACE = timedelta(seconds=env.int("REFRESH_REUSE_GRACE_SECONDS", default=10))
+MFA_ISSUER = env.str("MFA_ISSUER", default="SaaS platform")
+MFA_CHALLENGE_TTL = timedelta(seconds=env.int("MFA_CHALLENGE_SECONDS", default=300))
+# Staff complete a TOTP step to enter /admin/ (and must have enrolled first).
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=PRODUCTION)
+# /admin/login/ attempts, counted per client address and per account (email).
+ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/min")
+ADMIN_LOGIN_ACCOUNT_RATE = env.str("ADMIN_LOGIN_ACCOUNT_RATE", default="20/hour")
 
 SILENCED_SYSTEM_CHECKS = [
     "auth.W004"

@@ -84,6 +84,7 @@ class OrgContext:
     organization_id: uuid.UUID
     role: str
     suspended: bool
+    require_mfa: bool = False
 
 
 def _require_transaction(using: str) -> None:
@@ -114,7 +115,7 @@ def enter_org(
     _require_transaction(using)
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT organization_id, role, suspended FROM app.enter_org(%s::uuid, %s)",
+            "SELECT organization_id, role, suspended, require_mfa FROM app.enter_org(%s::uuid, %s)",
             [str(user_id), org_slug],
         )
         row = cursor.fetchone()

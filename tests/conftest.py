@@ -86,3 +86,16 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _email_links_resolve(settings: Any) -> Iterator[None]:
+    """Every link in every email a test sends must answer 200 on this server
+    (followed when sent: tests/accounts/email_links.py)."""
+    from tests.accounts import email_links
+
+    settings.EMAIL_BACKEND = "tests.accounts.email_links.LinkFollowingBackend"
+    seen = len(email_links.dead)
+    yield
+    broken = email_links.dead[seen:]
+    assert not broken, f"dead links in emails sent by this test: {broken}"

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_structlog import signals as structlog_signals
 
+from config.api.client_ip import client_ip
 from config.errors import UnregisteredErrorCode, check_error_response
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -64,7 +65,7 @@ class RequestIdMiddleware:
         request.request_id = request_id
         token = _request_id.set(request_id)
         client_token = _client.set(
-            (request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", "")[:300])
+            (client_ip(request), request.headers.get("User-Agent", "")[:300])
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
