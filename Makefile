@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test install db-start db-stop db-setup lint format check clean bench
+.PHONY: run test test-system system-install system-packages install db-start db-stop db-setup lint format check clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,28 @@ run: db-setup
 
 test: db-setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+# System tests (docs/operations.md): everything under tests/system/, which `make test`
+# does not collect - live servers, a PostgreSQL restart mid-request, schemathesis fuzzing,
+# and the isolation suite again with DB_POOL=true and through PgBouncer (transaction mode).
+# Installs the `system` extra and, when missing, Debian's pgbouncer.
+system-install: $(STAMP)
+	@$(PY) -c 'import schemathesis, selenium' 2>/dev/null || \
+		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,system]'
+
+system-packages:
+	@if ! command -v pgbouncer >/dev/null 2>&1 && ! test -x /usr/sbin/pgbouncer; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing pgbouncer (Debian package)..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+		else \
+			echo "make test-system needs pgbouncer: run 'sudo apt-get install -y pgbouncer' (or run as root)." >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+test-system: system-install system-packages db-setup
+	@$(PY) -m pytest tests/system -rA --durations=10 $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md): builds or reuses bench_large/bench_small, prints the
 # table, writes bench/results/. BENCH_ARGS=--fresh rebuilds the databases.

@@ -6,21 +6,89 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Max, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from accounts import services
+from accounts import mfa, services
 from accounts.models import Session, User, UserSettings
+from accounts.throttling import attempt_allowed, normalise_email
 from config.admin import ReadOnlyTabularInline, apply_to_each, configure_site
+from config.api.client_ip import client_ip
 from organizations.models import Membership
 from organizations.selectors import organizations_only_owned_by
 from organizations.services import user_delete
 
 configure_site()
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The staff sign-in: throttled per address and per account, failures audited,
+    and a TOTP (or recovery) code required from staff with MFA on, and from every
+    staff member when ``ADMIN_REQUIRE_MFA`` is on (who must then have enrolled)."""
+
+    otp_code = forms.CharField(
+        label="Authentication code",
+        required=False,
+        max_length=32,
+        strip=True,
+        help_text="From your authenticator app (or a recovery code), if two-factor is on.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "throttled": "Too many sign-in attempts. Wait a few minutes and try again.",
+        "mfa_code": "The authentication code is wrong or was already used.",
+        "mfa_enroll": (
+            "Two-factor authentication is required for the staff console: turn it on "
+            "for your account first (POST /api/v1/me/mfa/totp/)."
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        email = normalise_email(self.cleaned_data.get("username"))
+        address = (client_ip(self.request) if self.request else None) or "unknown"
+        allowed = attempt_allowed("admin_login", address, settings.ADMIN_LOGIN_RATE)
+        allowed = (
+            attempt_allowed("admin_login_account", email, settings.ADMIN_LOGIN_ACCOUNT_RATE)
+            and allowed
+        )
+        if not allowed:
+            raise ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            user = User.objects.filter(email__iexact=email).first() if email else None
+            services.login_failed_record(
+                email=email, user=user, reason="invalid_credentials", via="admin"
+            )
+            raise
+        user = self.get_user()
+        if user is not None and (user.mfa_enabled or settings.ADMIN_REQUIRE_MFA):
+            self._check_mfa(user, email)
+        return cleaned
+
+    def _check_mfa(self, user: User, email: str) -> None:
+        if not user.mfa_enabled:
+            services.login_failed_record(email=email, user=user, reason="mfa_not_on", via="admin")
+            raise ValidationError(self.error_messages["mfa_enroll"], code="mfa_enroll")
+        try:
+            mfa.mfa_verify(user=user, code=self.cleaned_data.get("otp_code") or "")
+        except mfa.MFAInvalidCode:
+            services.login_failed_record(
+                email=email, user=user, reason="mfa_invalid_code", via="admin"
+            )
+            raise ValidationError(self.error_messages["mfa_code"], code="mfa_code") from None
+
+
+admin.site.login_form = AdminLoginForm
+admin.site.login_template = "admin/login_mfa.html"
 
 
 class UserCreationForm(forms.ModelForm):
@@ -94,6 +162,17 @@ class UserAdmin(BaseUserAdmin):
             "Deactivated",
             lambda user: services.user_deactivate(actor=request.user, user=user),
         )
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # The password form saves through User.save(), which ends the user's sessions;
+        # this names the staff member as the actor of that ``user.password_changed``.
+        token = services.password_change_actor.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            services.password_change_actor.reset(token)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return self.inlines if obj else []

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -35,6 +35,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     avatar_url = models.URLField(max_length=500, blank=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the admin.")
     is_active = models.BooleanField(default=True)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current email address was verified."
+    )
+    mfa_enabled = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A confirmed TOTP authenticator is required at sign-in.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +64,36 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed password also ends every session of the user.
+
+        SECURITY: every way a password changes (the API, the password reset,
+        the admin's password form, ``manage.py changepassword``, a shell)
+        ends in ``set_password()`` followed by ``save()``; Django itself runs
+        its ``password_changed`` hook here for the same reason. Doing the
+        revocation here, in the same transaction as the new hash, is the one
+        place no path can skip (a ``post_save`` signal could not tell a new
+        password from any other save). The work itself is a service.
+        """
+        update_fields = kwargs.get("update_fields")
+        password_changed = (
+            self._password is not None
+            and not self._state.adding
+            and (update_fields is None or "password" in update_fields)
+        )
+        if not password_changed:
+            super().save(*args, **kwargs)
+            return
+        from accounts.services import password_changed_sessions_end
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            password_changed_sessions_end(user=self)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class UserSettings(models.Model):
@@ -97,6 +135,12 @@ class Session(models.Model):
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Refresh rotation (docs/decisions/0007): the jti of the refresh token now
+    # valid, when its pair was issued, and the jti it replaced (honoured again
+    # for REFRESH_REUSE_GRACE so that two tabs refreshing at once both succeed).
+    refresh_jti = models.CharField(max_length=64, blank=True, db_default="")
+    refresh_issued_at = models.DateTimeField(null=True, blank=True)
+    previous_refresh_jti = models.CharField(max_length=64, blank=True, db_default="")
 
     class Meta:
         indexes = [models.Index(fields=["user", "-last_used_at"])]
@@ -108,3 +152,45 @@ class Session(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class TOTPDevice(models.Model):
+    """A user's TOTP authenticator (RFC 6238, 30 s steps, 6 digits).
+
+    ``confirmed_at`` is empty until the user proved they can produce codes;
+    ``last_used_step`` refuses a code replayed within its step (or an older one).
+    SECURITY: the secret is shown once, at enrollment, and never again.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="totp_device"
+    )
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "TOTP device"
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use MFA recovery code, stored as a keyed hash (never in clear)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recoverycode_user_hash_uq")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -15,11 +16,11 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Session, User, UserSettings
-from accounts.tokens import token_pair
+from accounts.tokens import token_pair, token_pair_again, token_response
 from audit.services import audit_record
 from config.api.middleware import current_client
 from config.errors import Conflict, Forbidden, Invalid
-from organizations.tenancy import set_user_claim
+from organizations.tenancy import service_context, set_user_claim, staff_acting
 
 PROFILE_FIELDS = ("name", "avatar_url")
 SETTINGS_FIELDS = ("theme", "locale", "timezone", "notifications")
@@ -29,11 +30,41 @@ class SessionEnded(Exception):
     """A refresh token that may not be used (expired, revoked, or reused)."""
 
 
+class TokenNotValid(Exception):
+    """Not a refresh token of ours at all: garbage, a bad signature, expired, an access token."""
+
+
+# Who is changing someone's password when it is not the user themselves (a staff
+# member in the admin's password form); read by ``password_changed_sessions_end``.
+password_change_actor: ContextVar[User | None] = ContextVar("password_change_actor", default=None)
+
+
 def _check_password(password: str, user: User | None = None, *, field: str = "password") -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
         raise Invalid("The password is too weak.", details={field: exc.messages}) from exc
+
+
+def require_verified_email(*, user: User, action: str) -> None:
+    """Refuse ``action`` to an unverified address when ``UNVERIFIED_EMAIL_BLOCKS`` names it.
+
+    Actions: ``organization.create``, ``invitation.accept``. Default: nothing is blocked.
+    """
+    if action in settings.UNVERIFIED_EMAIL_BLOCKS and user.email_verified_at is None:
+        raise Forbidden("Verify your email address first.", code="email_unverified")
+
+
+def user_with_password(*, email: str, password: str) -> User | None:
+    """The account ``email`` names if ``password`` is its password (active or not), else None.
+
+    The same hashing work is done for an unknown address (no timing oracle).
+    """
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        User().set_password(password)
+        return None
+    return user if user.check_password(password) else None
 
 
 @transaction.atomic
@@ -79,18 +110,41 @@ def user_update(*, user: User, **fields: Any) -> User:
 
 
 @transaction.atomic
-def session_create(*, user: User) -> dict[str, str]:
-    """Sign in: open a session and return its first token pair."""
+def session_create(*, user: User, mfa: bool = False) -> dict[str, Any]:
+    """Sign in: open a session, record ``last_login``, return the token response."""
     ip, user_agent = current_client()
-    session = Session.objects.create(
+    now = timezone.now()
+    session = Session(
         user=user,
         ip_address=ip,
         user_agent=user_agent,
-        expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+        expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
     )
+    pair = token_pair(session)
+    session.save()
+    user.last_login = now
+    User.objects.filter(id=user.id).update(last_login=now)
     set_user_claim(user.id)
-    audit_record(action="user.signed_in", actor=user, target=session)
-    return token_pair(session)
+    audit_record(
+        action="user.signed_in", actor=user, target=session, changes={"mfa": mfa} if mfa else None
+    )
+    return token_response(session, pair, user)
+
+
+@transaction.atomic
+def login_failed_record(*, email: str, user: User | None, reason: str, via: str) -> None:
+    """Audit a refused sign-in (``user.login_failed``): the address tried, never the password.
+
+    The caller is anonymous, so the event is written in a service context.
+    """
+    with service_context(reason="record a failed sign-in"):
+        audit_record(
+            action="user.login_failed",
+            actor=None,
+            target_type="accounts.user" if user else "",
+            target_id=str(user.id) if user else "",
+            changes={"email": email[:254], "reason": reason, "via": via},
+        )
 
 
 def _decode_refresh(raw: str) -> dict[str, Any]:
@@ -98,17 +152,19 @@ def _decode_refresh(raw: str) -> dict[str, Any]:
     try:
         payload = token_backend.decode(raw, verify=True)
     except TokenBackendError as exc:
-        raise SessionEnded("The refresh token is invalid or expired.") from exc
+        raise TokenNotValid("The refresh token is invalid or expired.") from exc
     if payload.get("token_type") != "refresh" or not payload.get("sid"):
-        raise SessionEnded("This is not a refresh token.")
+        raise TokenNotValid("This is not a refresh token.")
     return payload
 
 
-def session_refresh(*, raw_refresh: str) -> dict[str, str]:
+def session_refresh(*, raw_refresh: str) -> dict[str, Any]:
     """Rotate: the refresh token is used up and a new pair is issued.
 
     Single use under concurrency: the session row is locked, then the token is
-    blacklisted. Presenting a used token again is treated as theft: the whole
+    blacklisted. The token just rotated away may be presented again within
+    ``REFRESH_REUSE_GRACE`` (two tabs refreshing at once): it answers the same
+    new pair. Presenting a used token after that is treated as theft: the whole
     session is revoked. That revocation commits even though the caller fails,
     so the view answers 401 without raising (raising would roll it back).
     """
@@ -120,7 +176,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     return tokens
 
 
-def _rotate(payload: dict[str, Any]) -> dict[str, str] | None:
+def _rotate(payload: dict[str, Any]) -> dict[str, Any] | None:
     try:
         session = (
             Session.objects.select_for_update()
@@ -132,6 +188,15 @@ def _rotate(payload: dict[str, Any]) -> dict[str, str] | None:
     if not session.is_active or not session.user.is_active:
         raise SessionEnded("The session has ended.")
     jti = payload.get("jti")
+    if (
+        jti
+        and jti == session.previous_refresh_jti
+        and session.refresh_jti
+        and session.refresh_issued_at is not None
+        and timezone.now() <= session.refresh_issued_at + settings.REFRESH_REUSE_GRACE
+    ):
+        # NOTE: a concurrent refresh of the same token (another tab): same answer.
+        return token_response(session, token_pair_again(session), session.user)
     outstanding = OutstandingToken.objects.filter(jti=jti).first()
     if outstanding is None:
         raise SessionEnded("Unknown token.")
@@ -149,8 +214,18 @@ def _rotate(payload: dict[str, Any]) -> dict[str, str] | None:
     BlacklistedToken.objects.create(token=outstanding)
     session.last_used_at = timezone.now()
     session.expires_at = session.last_used_at + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
-    session.save(update_fields=["last_used_at", "expires_at"])
-    return token_pair(session)
+    session.previous_refresh_jti = jti
+    pair = token_pair(session)
+    session.save(
+        update_fields=[
+            "last_used_at",
+            "expires_at",
+            "previous_refresh_jti",
+            "refresh_jti",
+            "refresh_issued_at",
+        ]
+    )
+    return token_response(session, pair, session.user)
 
 
 @transaction.atomic
@@ -194,16 +269,33 @@ def password_change(
         )
     _check_password(new_password, user, field="new_password")
     user.set_password(new_password)
+    user._keep_session_id = keep_session_id  # the device making the change stays signed in
     user.save(update_fields=["password", "updated_at"])
-    ended = (
-        Session.objects.filter(user=user, revoked_at__isnull=True)
-        .exclude(id=keep_session_id)
-        .update(revoked_at=timezone.now())
-    )
-    set_user_claim(user.id)
-    audit_record(
-        action="user.password_changed", actor=user, target=user, changes={"sessions_ended": ended}
-    )
+    return user._sessions_ended
+
+
+def password_changed_sessions_end(*, user: User) -> int:
+    """Every path that changes a password ends here (``User.save``): end the sessions.
+
+    All of the user's sessions end (their access and refresh tokens stop working
+    on the next request), except the one that made the change through
+    ``password_change`` itself. Writes ``user.password_changed``. Runs inside the
+    transaction that stores the new hash.
+    """
+    keep = getattr(user, "_keep_session_id", None)
+    user._keep_session_id = None
+    sessions = Session.objects.filter(user=user, revoked_at__isnull=True)
+    if keep:
+        sessions = sessions.exclude(id=keep)
+    ended = sessions.update(revoked_at=timezone.now())
+    user._sessions_ended = ended
+    staff = password_change_actor.get()
+    changes = {"sessions_ended": ended}
+    if staff is not None and staff_acting():
+        audit_record(action="user.password_changed", actor=staff, target=user, changes=changes)
+    else:
+        set_user_claim(user.id)
+        audit_record(action="user.password_changed", actor=user, target=user, changes=changes)
     return ended
 
 

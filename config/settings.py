@@ -173,7 +173,6 @@ EMAIL_CONFIG = env.email_url(
 )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.test")
-FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000")
 
 TASKS = {"default": {"BACKEND": "config.tasks.DatabaseBackend"}}
 
@@ -181,7 +180,7 @@ TASKS = {"default": {"BACKEND": "config.tasks.DatabaseBackend"}}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["config.api.filters.FilterBackend"],
@@ -311,6 +310,41 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Accounts (sign-in protection, password reset, email verification, MFA) ----------
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the header
+# is ignored and the client is REMOTE_ADDR (a client could otherwise pick its own
+# address and dodge per-address throttles). Used by DRF throttles and the audit trail.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
+    # per normalised email, whatever address the attempts come from
+    "login_account": env.str("THROTTLE_LOGIN_ACCOUNT", default="20/hour"),
+    "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+    "password_reset_account": env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
+    "mfa": env.str("THROTTLE_MFA", default="10/min"),
+    "verify_email": env.str("THROTTLE_VERIFY_EMAIL", default="30/hour"),
+}
+# Base of every link in emails; by default this server as `make run` serves it.
+FRONTEND_URL = env.str(
+    "FRONTEND_URL",
+    default=f"http://{env.str('HOST', default='127.0.0.1')}:{env.str('PORT', default='8000')}",
+).rstrip("/")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_VERIFICATION_TTL = timedelta(days=env.int("EMAIL_VERIFICATION_TTL_DAYS", default=3))
+# What an account with an unverified email may not do yet: any of
+# "organization.create", "invitation.accept". Default: nothing is blocked.
+UNVERIFIED_EMAIL_BLOCKS = env.list("UNVERIFIED_EMAIL_BLOCKS", default=[])
+# Two tabs refreshing one token at once both get the same new pair within this window;
+# a reuse after it revokes the session (docs/decisions/0007).
+REFRESH_REUSE_GRACE = timedelta(seconds=env.int("REFRESH_REUSE_GRACE_SECONDS", default=10))
+MFA_ISSUER = env.str("MFA_ISSUER", default="SaaS platform")
+MFA_CHALLENGE_TTL = timedelta(seconds=env.int("MFA_CHALLENGE_SECONDS", default=300))
+# Staff complete a TOTP step to enter /admin/ (and must have enrolled first).
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=PRODUCTION)
+# /admin/login/ attempts, counted per client address and per account (email).
+ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/min")
+ADMIN_LOGIN_ACCOUNT_RATE = env.str("ADMIN_LOGIN_ACCOUNT_RATE", default="20/hour")
+
 SILENCED_SYSTEM_CHECKS = [
     "auth.W004"
 ]  # email uniqueness is a case-insensitive functional constraint
@@ -359,3 +393,32 @@ BILLING_API_CALLS_FLUSH_EVERY = env.int(
 BILLING_API_CALLS_FLUSH_SECONDS = env.int(
     "BILLING_API_CALLS_FLUSH_SECONDS", default=10**9 if TESTING else 30
 )
+# --- Database resilience: pool, poolers, outages (hardening, issue 10) -------------------
+# DB_POOL=true hands the runtime role's connections to Django's psycopg pool (per process):
+# a request borrows one and gives it back at its end. Claims are transaction-local, so a
+# borrowed connection carries nothing of its last tenant (tests/system/test_pool.py). The
+# pool keeps its connections, so CONN_MAX_AGE must be 0 with it.
+# CONN_HEALTH_CHECKS: with the pool, a borrowed connection is checked first (one round
+# trip) so a connection broken by a database restart is never handed out; without the pool
+# it is off by default (docs/performance.md) and a broken persistent connection is dropped
+# at the end of the one request that found it broken (answered 503, config/api/middleware.py).
+DB_POOL = env.bool("DB_POOL", default=False)
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=5)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=DB_POOL)
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = DB_CONNECT_TIMEOUT
+# Behind PgBouncer in transaction mode a cursor WITH HOLD cannot outlive its transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        # Seconds a request waits for a free connection before failing (answered 503).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "name": "saas-default",
+    }
+# Answer of a request that found the database unavailable: 503 with this Retry-After.
+DB_UNAVAILABLE_RETRY_AFTER = env.int("DB_UNAVAILABLE_RETRY_AFTER", default=5)
+MIDDLEWARE = [*MIDDLEWARE, "config.api.middleware.DatabaseUnavailableMiddleware"]

@@ -23,6 +23,11 @@ class Organization(models.Model):
     suspended_at = models.DateTimeField(
         null=True, blank=True, help_text="A suspended organization is read-only."
     )
+    require_mfa = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Members without two-factor authentication are refused (403 mfa_required).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -38,6 +38,9 @@ def _validate_slug(slug: str) -> str:
 
 def organization_create(*, actor: User, name: str, slug: str | None = None) -> Organization:
     """Create an organization; ``actor`` becomes its first owner."""
+    from accounts.services import require_verified_email
+
+    require_verified_email(user=actor, action="organization.create")
     slug = _validate_slug(slug or name)
     # The creator is not a member yet, so no tenant policy can admit the insert.
     with service_context(reason="organization create", actor=actor):
@@ -70,11 +73,20 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
 
 @transaction.atomic
 def organization_update(*, actor: User, organization: Organization, **fields: Any) -> Organization:
-    """Change ``name`` and/or ``slug``."""
+    """Change ``name``, ``slug`` and/or ``require_mfa``.
+
+    Requiring MFA needs the actor to have it on (they would lock themselves out).
+    """
     changes: dict[str, Any] = {}
     if "slug" in fields:
         fields["slug"] = _validate_slug(fields["slug"])
-    for name in ("name", "slug"):
+    if fields.get("require_mfa") and not actor.mfa_enabled:
+        raise Forbidden(
+            "Turn on two-factor authentication for your own account first.",
+            code="mfa_required",
+            details={"require_mfa": ["Turn on two-factor authentication first."]},
+        )
+    for name in ("name", "slug", "require_mfa"):
         if name in fields and getattr(organization, name) != fields[name]:
             changes[name] = {"from": getattr(organization, name), "to": fields[name]}
             setattr(organization, name, fields[name])
@@ -385,6 +397,9 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
 def invitation_accept(*, user: User, token: str) -> Membership:
     """Join the organization an invitation is for. The invitee is not a member
     yet, so the lookup by token runs in the service context."""
+    from accounts.services import require_verified_email
+
+    require_verified_email(user=user, action="invitation.accept")
     with service_context(reason="invitation accept", actor=user):
         invitation = (
             Invitation.objects.select_for_update().filter(token_hash=hash_token(token)).first()
@@ -423,3 +438,45 @@ def invitation_accept(*, user: User, token: str) -> Membership:
                 changes={"role": membership.role, "invitation": str(invitation.id)},
             )
     return membership
+
+
+def invitations_for_invitee(*, user: User) -> list[Invitation]:
+    """Open invitations to ``user``'s address, once that address is verified.
+
+    The invitee is not a member of those organizations, so the read runs in
+    the service context, limited to the verified address.
+    """
+    if user.email_verified_at is None:
+        return []
+    with service_context(reason="list my invitations", actor=user):
+        return list(
+            Invitation.objects.pending()
+            .filter(email__iexact=user.email)
+            .select_related("organization", "invited_by")
+            .order_by("-created_at", "-id")[:100]
+        )
+
+
+def invitation_decline(*, user: User, invitation_id: Any) -> Invitation:
+    """The invitee turns an invitation down: it is closed (like a revocation) and audited."""
+    with service_context(reason="invitation decline", actor=user):
+        invitation = (
+            Invitation.objects.select_for_update()
+            .filter(id=invitation_id, email__iexact=user.email)
+            .first()
+            if user.email_verified_at is not None
+            else None
+        )
+        if invitation is None:
+            raise NotFound("Not found.")
+        _ensure_open(invitation)
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at", "updated_at"])
+        audit_record(
+            action="invitation.declined",
+            actor=user,
+            organization_id=invitation.organization_id,
+            target=invitation,
+            changes={"email": invitation.email},
+        )
+    return invitation

@@ -61,6 +61,11 @@ def owner_as_default() -> Iterator[None]:
     saved = dict(conn.settings_dict)
     owner = connections.settings[OWNER_DB_ALIAS]
     conn.settings_dict.update({key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")})
+    # NOTE: a pool (DB_POOL) belongs to the alias and keeps the login it was opened with:
+    # the owner connects without one, or the app role's pool would log in as the owner.
+    conn.settings_dict["OPTIONS"] = {
+        key: value for key, value in saved["OPTIONS"].items() if key != "pool"
+    }
     try:
         yield
     finally:
@@ -79,6 +84,7 @@ class OrgContext:
     organization_id: uuid.UUID
     role: str
     suspended: bool
+    require_mfa: bool = False
 
 
 def _require_transaction(using: str) -> None:
@@ -109,7 +115,7 @@ def enter_org(
     _require_transaction(using)
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT organization_id, role, suspended FROM app.enter_org(%s::uuid, %s)",
+            "SELECT organization_id, role, suspended, require_mfa FROM app.enter_org(%s::uuid, %s)",
             [str(user_id), org_slug],
         )
         row = cursor.fetchone()

@@ -29,6 +29,18 @@ def pytest_configure(config: pytest.Config) -> None:
         embedded_db.start()
 
 
+SYSTEM_TESTS = Path(__file__).parent / "system"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """``tests/system`` (live servers, pgbouncer, fuzzing: ``make test-system``) is collected
+    only when named on the command line; ``pytest`` / ``make test`` leave it out entirely."""
+    if collection_path != SYSTEM_TESTS:
+        return None
+    named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return not any(path == SYSTEM_TESTS or SYSTEM_TESTS in path.parents for path in named)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
     if not settings.DATABASE_ADMIN:
@@ -74,3 +86,16 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _email_links_resolve(settings: Any) -> Iterator[None]:
+    """Every link in every email a test sends must answer 200 on this server
+    (followed when sent: tests/accounts/email_links.py)."""
+    from tests.accounts import email_links
+
+    settings.EMAIL_BACKEND = "tests.accounts.email_links.LinkFollowingBackend"
+    seen = len(email_links.dead)
+    yield
+    broken = email_links.dead[seen:]
+    assert not broken, f"dead links in emails sent by this test: {broken}"

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts.models import Session, User, UserSettings
 from config.api.serializers import InputSerializer
+from organizations.api.serializers import InvitationSerializer
 
 
 @cache
@@ -30,9 +31,83 @@ class RefreshSerializer(InputSerializer):
     refresh = serializers.CharField(max_length=2000)
 
 
+class TokenUserSerializer(serializers.ModelSerializer):
+    email_verified = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "avatar_url", "is_staff", "email_verified", "mfa_enabled"]
+        read_only_fields = fields
+
+
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
+    access_expires_in = serializers.IntegerField(help_text="Seconds the access token is valid.")
+    refresh_expires_in = serializers.IntegerField(help_text="Seconds the refresh token is valid.")
+    user = TokenUserSerializer()
+
+
+class MFAChallengeSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField()
+    mfa_token = serializers.CharField(help_text="Send it with a code to /auth/token/mfa/.")
+
+
+class MFATokenSerializer(InputSerializer):
+    mfa_token = serializers.CharField(max_length=1000)
+    code = serializers.CharField(max_length=32, help_text="A TOTP code or a recovery code.")
+
+
+class MFACodeSerializer(InputSerializer):
+    code = serializers.CharField(max_length=32)
+
+
+class TOTPStartSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URI as a QR code (inline SVG).")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class PasswordResetSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(InputSerializer):
+    token = serializers.CharField(max_length=500)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class VerifyEmailSerializer(InputSerializer):
+    token = serializers.CharField(max_length=1000)
+
+
+class EmailChangeSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class InvitationOrganizationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class MyInvitationSerializer(InvitationSerializer):
+    """An invitation as its invitee sees it: with the organization it is for."""
+
+    organization = InvitationOrganizationSerializer(read_only=True)
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "organization"]
+        read_only_fields = fields
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class UserSettingsSerializer(serializers.ModelSerializer):
@@ -43,10 +118,21 @@ class UserSettingsSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     settings = UserSettingsSerializer(read_only=True)
+    email_verified = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "avatar_url", "is_staff", "created_at", "settings"]
+        fields = [
+            "id",
+            "email",
+            "email_verified",
+            "mfa_enabled",
+            "name",
+            "avatar_url",
+            "is_staff",
+            "created_at",
+            "settings",
+        ]
         read_only_fields = fields
 
 

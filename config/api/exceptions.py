@@ -9,11 +9,16 @@ otherwise.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+import psycopg
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -103,4 +108,32 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
+    # Django calls this inside its `except` block: the error is still in sys.exc_info().
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response()
     return _json_error(500, "server_error", "An unexpected error occurred.")
+
+
+# --- database unavailable (503) -------------------------------------------------------
+# A lost or refused connection (the server restarting, a pooler or pool with no free
+# connection, a statement cancelled by statement_timeout) is not a bug in the request:
+# answer 503 with Retry-After in the error shape, never a 500 page. Django wraps psycopg's
+# errors in its own classes; the psycopg ones can surface directly from the pool.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    DjangoOperationalError,
+    DjangoInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_UNAVAILABLE_ERRORS)
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = _json_error(
+        503, "database_unavailable", "The database is unavailable. Try again shortly."
+    )
+    response["Retry-After"] = str(settings.DB_UNAVAILABLE_RETRY_AFTER)
+    return response

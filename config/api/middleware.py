@@ -23,6 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_structlog import signals as structlog_signals
 
+from config.api.client_ip import client_ip
 from config.errors import UnregisteredErrorCode, check_error_response
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -64,7 +65,7 @@ class RequestIdMiddleware:
         request.request_id = request_id
         token = _request_id.set(request_id)
         client_token = _client.set(
-            (request.META.get("REMOTE_ADDR"), request.headers.get("User-Agent", "")[:300])
+            (client_ip(request), request.headers.get("User-Agent", "")[:300])
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
@@ -113,3 +114,25 @@ def _bind_our_request_id(request: HttpRequest, **kwargs: Any) -> None:
 structlog_signals.bind_extra_request_metadata.connect(
     _bind_our_request_id, dispatch_uid="config.api.middleware.request_id"
 )
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (or its request transaction's COMMIT) that lost the database answers 503
+    ``database_unavailable`` in the error shape, also with ``DEBUG`` on. Errors raised
+    outside the view (another middleware) reach ``handler500``, which does the same."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from config.api.exceptions import database_unavailable_response, is_database_unavailable
+
+        if not is_database_unavailable(exception):
+            return None
+        logger.error(
+            "database_unavailable", method=request.method, path=request.path, error=str(exception)
+        )
+        return database_unavailable_response()

@@ -101,6 +101,13 @@ class OrgScopedAPIView(ScopedAPIView):
             raise exceptions.NotFound()
         self.org = org
         logs.bind(org_id=org.organization_id)
+        if org.require_mfa and not getattr(request.user, "mfa_enabled", False):
+            # The organization requires two-factor authentication of its members.
+            raise exceptions.PermissionDenied(
+                "This organization requires two-factor authentication: turn it on for your "
+                "account (POST /api/v1/me/mfa/totp/).",
+                code="mfa_required",
+            )
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")

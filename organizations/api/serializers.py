@@ -12,7 +12,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "suspended", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "suspended", "require_mfa", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -35,6 +35,9 @@ class OrganizationCreateSerializer(InputSerializer):
 class OrganizationUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=120, required=False)
     slug = serializers.SlugField(max_length=50, required=False)
+    require_mfa = serializers.BooleanField(
+        required=False, help_text="Refuse members without two-factor authentication."
+    )
 
 
 class MemberUserSerializer(serializers.Serializer):

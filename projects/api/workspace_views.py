@@ -415,6 +415,11 @@ class FileRestoreView(_FileView):
         return Response(self.file_data(file_id))
 
 
+# FileRevision.number is a PositiveIntegerField (PostgreSQL integer). A larger number
+# reached the database inside `number IN (...)` and failed there (a 500 found by fuzzing).
+MAX_REVISION_NUMBER = 2**31 - 1
+
+
 def _revision_numbers(request: Request) -> tuple[int, int]:
     numbers, errors = {}, {}
     for name in ("from", "to"):
@@ -423,7 +428,7 @@ def _revision_numbers(request: Request) -> tuple[int, int]:
             numbers[name] = int(raw or "")
         except ValueError:
             numbers[name] = 0
-        if numbers[name] < 1:
+        if not 1 <= numbers[name] <= MAX_REVISION_NUMBER:
             errors[name] = ["A revision number (a positive integer) is required."]
     if errors:
         raise exceptions.ValidationError(errors)

@@ -55,3 +55,34 @@ def allowed_requests(scope: str) -> int:
     """How many requests the throttle ``scope`` lets through per period (``"10/min"`` -> 10)."""
     rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]
     return int(rate.split("/")[0])
+
+
+MFA_TOTP = "/api/v1/me/mfa/totp/"
+MFA_TOTP_CONFIRM = "/api/v1/me/mfa/totp/confirm/"
+TOKEN_MFA = "/api/v1/auth/token/mfa/"
+
+
+def totp_code(secret: str, at: float | None = None) -> str:
+    """RFC 6238 (SHA-1, 30 s, 6 digits), written here independently of pyotp."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    import time
+
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def enable_totp(client: APIClient) -> tuple[str, list[str]]:
+    """Enroll and confirm TOTP for the client's user; return (secret, recovery codes)."""
+    start = client.post(MFA_TOTP)
+    assert start.status_code == 201, start.content
+    secret = start.json()["secret"]
+    confirm = client.post(MFA_TOTP_CONFIRM, {"code": totp_code(secret)}, format="json")
+    assert confirm.status_code == 200, confirm.content
+    return secret, confirm.json()["recovery_codes"]

@@ -25,7 +25,7 @@ def test_signup_creates_the_user_and_their_settings_and_returns_a_token_pair():
 
     assert response.status_code == 201, response.content
     tokens = response.json()
-    assert set(tokens) == {"access", "refresh"}
+    assert set(tokens) == {"access", "refresh", "access_expires_in", "refresh_expires_in", "user"}
     user = User.objects.get(email="new@example.test")
     assert user.name == "New Person"
     assert user.check_password(PASSWORD)

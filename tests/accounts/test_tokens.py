@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
@@ -44,7 +48,7 @@ def test_sign_in_with_email_and_password_returns_a_working_token_pair(user):
 
     assert response.status_code == 200, response.content
     tokens = response.json()
-    assert set(tokens) == {"access", "refresh"}
+    assert set(tokens) == {"access", "refresh", "access_expires_in", "refresh_expires_in", "user"}
     assert bearer(tokens["access"]).get(ME).json()["id"] == str(user.id)
 
 
@@ -67,10 +71,19 @@ def test_sign_in_with_an_unknown_email_is_401_invalid_credentials():
     assert_error(response, 401, "invalid_credentials")
 
 
-def test_sign_in_of_a_disabled_user_is_401_invalid_credentials(user):
+def test_sign_in_of_a_disabled_user_with_the_right_password_is_403_account_disabled(user):
     User.objects.filter(id=user.id).update(is_active=False)
 
     response = post(TOKEN, {"email": "alice@example.test", "password": PASSWORD})
+
+    assert_error(response, 403, "account_disabled")
+    assert not Session.objects.filter(user=user).exists()
+
+
+def test_sign_in_of_a_disabled_user_with_a_wrong_password_does_not_say_it_is_disabled(user):
+    User.objects.filter(id=user.id).update(is_active=False)
+
+    response = post(TOKEN, {"email": "alice@example.test", "password": "wrong-password-1"})
 
     assert_error(response, 401, "invalid_credentials")
 
@@ -118,7 +131,7 @@ def test_refresh_rotates_the_pair(user):
 
     assert response.status_code == 200, response.content
     second = response.json()
-    assert set(second) == {"access", "refresh"}
+    assert set(second) == {"access", "refresh", "access_expires_in", "refresh_expires_in", "user"}
     assert second["refresh"] != first["refresh"]
     assert second["access"] != first["access"]
     assert bearer(second["access"]).get(ME).status_code == 200
@@ -133,20 +146,24 @@ def test_refresh_keeps_the_same_session(user):
     assert Session.objects.filter(user=user).count() == 1
 
 
-def test_a_used_refresh_token_is_refused(user):
+def test_a_used_refresh_token_is_refused_after_the_grace_window(user):
     first = sign_in("alice@example.test")
-    assert post(REFRESH, {"refresh": first["refresh"]}).status_code == 200
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        assert post(REFRESH, {"refresh": first["refresh"]}).status_code == 200
+        traveller.shift(settings.REFRESH_REUSE_GRACE + timedelta(seconds=1))
 
-    response = post(REFRESH, {"refresh": first["refresh"]})
+        response = post(REFRESH, {"refresh": first["refresh"]})
 
     assert_error(response, 401, "session_ended")
 
 
-def test_reusing_a_refresh_token_revokes_the_whole_session(user):
+def test_reusing_a_refresh_token_after_the_grace_window_revokes_the_whole_session(user):
     first = sign_in("alice@example.test")
-    second = post(REFRESH, {"refresh": first["refresh"]}).json()
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        second = post(REFRESH, {"refresh": first["refresh"]}).json()
+        traveller.shift(settings.REFRESH_REUSE_GRACE + timedelta(seconds=1))
 
-    post(REFRESH, {"refresh": first["refresh"]})  # replayed: treated as theft
+        post(REFRESH, {"refresh": first["refresh"]})  # replayed: treated as theft
 
     assert_error(bearer(second["access"]).get(ME), 401)
     assert_error(post(REFRESH, {"refresh": second["refresh"]}), 401, "session_ended")
@@ -161,14 +178,14 @@ def test_an_access_token_is_refused_as_a_refresh_token(user):
 
     response = post(REFRESH, {"refresh": tokens["access"]})
 
-    assert_error(response, 401, "session_ended")
+    assert_error(response, 401, "token_not_valid")
     assert bearer(tokens["access"]).get(ME).status_code == 200  # nothing was revoked
 
 
-def test_a_garbage_refresh_token_is_401_in_the_error_shape():
-    response = post(REFRESH, {"refresh": "not.a.jwt"})
+def test_a_garbage_refresh_token_is_401_token_not_valid():
+    response = post(REFRESH, {"refresh": "garbage"})
 
-    assert_error(response, 401, "session_ended")
+    assert_error(response, 401, "token_not_valid")
 
 
 def test_a_refresh_token_with_a_forged_signature_is_refused(user):
@@ -176,7 +193,7 @@ def test_a_refresh_token_with_a_forged_signature_is_refused(user):
     header, payload, signature = tokens["refresh"].split(".")
     forged = f"{header}.{payload}.{signature[::-1]}"
 
-    assert_error(post(REFRESH, {"refresh": forged}), 401, "session_ended")
+    assert_error(post(REFRESH, {"refresh": forged}), 401, "token_not_valid")
 
 
 def test_refresh_without_a_token_is_400():
@@ -184,18 +201,22 @@ def test_refresh_without_a_token_is_400():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refreshes_of_one_token_succeed_exactly_once():
+def test_concurrent_refreshes_of_one_token_both_get_the_same_new_pair():
+    """Two tabs refresh at once: neither is signed out, and they share one new pair."""
     make_user("racer@example.test")
     refresh = sign_in("racer@example.test")["refresh"]
     barrier = threading.Barrier(2)
     statuses: list[int] = []
+    bodies: list[dict] = []
     errors: list[BaseException] = []
 
     def refresh_once() -> None:
         client = APIClient()
         try:
             barrier.wait(timeout=10)
-            statuses.append(client.post(REFRESH, {"refresh": refresh}, format="json").status_code)
+            response = client.post(REFRESH, {"refresh": refresh}, format="json")
+            statuses.append(response.status_code)
+            bodies.append(response.json())
         except BaseException as exc:  # surfaced below: a thread cannot fail the test itself
             errors.append(exc)
         finally:
@@ -208,7 +229,57 @@ def test_concurrent_refreshes_of_one_token_succeed_exactly_once():
         thread.join(timeout=30)
 
     assert not errors, errors
-    assert sorted(statuses) == [200, 401]
+    assert statuses == [200, 200], bodies
+    assert bodies[0]["refresh"] == bodies[1]["refresh"]
+    assert bodies[0]["access"] == bodies[1]["access"]
+    assert bearer(bodies[0]["access"]).get(ME).status_code == 200
+    assert Session.objects.get(user__email="racer@example.test").revoked_at is None
+    # the shared new refresh token is itself single-use from here on
+    assert post(REFRESH, {"refresh": bodies[0]["refresh"]}).status_code == 200
+
+
+def test_a_refresh_replayed_within_the_grace_window_answers_the_same_pair(user):
+    first = sign_in("alice@example.test")
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        second = post(REFRESH, {"refresh": first["refresh"]}).json()
+        traveller.shift(settings.REFRESH_REUSE_GRACE - timedelta(seconds=1))
+
+        again = post(REFRESH, {"refresh": first["refresh"]})
+
+    assert again.status_code == 200, again.content
+    assert again.json()["refresh"] == second["refresh"]
+    assert again.json()["access"] == second["access"]
+    assert Session.objects.get(user=user).revoked_at is None
+
+
+def test_an_older_refresh_token_is_not_covered_by_the_grace_window(user):
+    """Only the token rotated away last gets the grace; one two rotations back is theft."""
+    first = sign_in("alice@example.test")
+    second = post(REFRESH, {"refresh": first["refresh"]}).json()
+    post(REFRESH, {"refresh": second["refresh"]})
+
+    response = post(REFRESH, {"refresh": first["refresh"]})
+
+    assert_error(response, 401, "session_ended")
+    assert Session.objects.get(user=user).revoked_at is not None
+
+
+def test_sign_in_response_carries_lifetimes_and_the_user(user):
+    body = post(TOKEN, {"email": "alice@example.test", "password": PASSWORD}).json()
+
+    assert body["access_expires_in"] == 5 * 60
+    assert body["refresh_expires_in"] == 14 * 24 * 3600
+    assert body["user"]["id"] == str(user.id)
+    assert body["user"]["email"] == "alice@example.test"
+    assert body["user"]["email_verified"] is False
+
+
+def test_sign_in_through_the_api_updates_last_login(user):
+    assert User.objects.get(id=user.id).last_login is None
+
+    sign_in("alice@example.test")
+
+    assert User.objects.get(id=user.id).last_login is not None
 
 
 # --- logout ----------------------------------------------------------------------
@@ -262,5 +333,5 @@ def test_logout_with_an_access_token_is_401_and_ends_nothing(user):
 
     response = post(LOGOUT, {"refresh": tokens["access"]})
 
-    assert_error(response, 401, "session_ended")
+    assert_error(response, 401, "token_not_valid")
     assert bearer(tokens["access"]).get(ME).status_code == 200

@@ -423,7 +423,18 @@ def test_diff_of_a_revision_with_itself_is_empty(project, member):
     assert member.get(file_url(project, file, "diff/?from=1&to=1")).json()["diff"] == ""
 
 
-@pytest.mark.parametrize("query", ["", "?from=1", "?from=a&to=1", "?from=0&to=1", "?from=1&to=-2"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?from=1",
+        "?from=a&to=1",
+        "?from=0&to=1",
+        "?from=1&to=-2",
+        "?from=1&to=2147483648",  # past the column's integer range
+        "?from=25317256575311695872&to=1",  # past bigint: was a 500 (found by fuzzing)
+    ],
+)
 def test_diff_with_bad_numbers_is_a_400(project, member, query):
     file = make_file(project, "a.py", "x\n")
     assert member.get(file_url(project, file, f"diff/{query}")).status_code == 400

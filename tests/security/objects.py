@@ -17,6 +17,7 @@ from django.utils import timezone
 from organizations.models import Invitation
 from organizations.permissions import Role
 from organizations.tenancy import service_context
+from tests.accounts import makers as accounts_makers
 from tests.billing import makers as billing_makers
 from tests.billing.makers import BILLING_MAKERS
 from tests.helpers import Personas
@@ -68,5 +69,5 @@ def fill_tenant_tables(personas: Personas) -> None:
     """Make every object a route can name, so every tenant table has rows."""
     for maker in OBJECT_MAKERS.values():
         maker(personas)
-    for app_makers in (sites_makers, integrations_makers, billing_makers):
+    for app_makers in (sites_makers, integrations_makers, billing_makers, accounts_makers):
         app_makers.fill_tables(personas)
