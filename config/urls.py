@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api.views import HealthView
+from sites.public import public_page
 
 handler400 = "config.api.exceptions.handler400"
 handler403 = "config.api.exceptions.handler403"
@@ -25,4 +26,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The live sites (local deployment provider): /p/{org}/{site}/{page path}
+    path("p/<slug:org_slug>/<slug:site_slug>/", public_page, name="site-public-root"),
+    path("p/<slug:org_slug>/<slug:site_slug>/<path:page_path>", public_page, name="site-public"),
 ]
