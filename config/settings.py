@@ -282,7 +282,10 @@ SITES_DEPLOYMENT_LOG_MAX_CHARS = env.int("SITES_DEPLOYMENT_LOG_MAX_CHARS", defau
 # Where this server's live sites are reached (deployment URLs of the local provider).
 SITES_PUBLIC_BASE_URL = env.str("SITES_PUBLIC_BASE_URL", default=FRONTEND_URL)
 # A callable (name) -> [TXT strings] for domain verification; tests replace it.
-SITES_DNS_RESOLVER = env.str("SITES_DNS_RESOLVER", default="sites.dns.dnspython_txt")
+# The test profile answers from `sites.dns.STATIC_RECORDS` (no real DNS in tests).
+SITES_DNS_RESOLVER = env.str(
+    "SITES_DNS_RESOLVER", default="sites.dns.static_txt" if TESTING else "sites.dns.dnspython_txt"
+)
 # `serve` runs `publish_scheduled` this often (seconds).
 SITES_SCHEDULER_INTERVAL = env.int("SITES_SCHEDULER_INTERVAL", default=30)
 

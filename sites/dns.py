@@ -31,6 +31,14 @@ def dnspython_txt(name: str) -> list[str]:
     return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
 
 
+# Records answered by ``static_txt``: the resolver of the test settings (no real DNS).
+STATIC_RECORDS: dict[str, list[str]] = {}
+
+
+def static_txt(name: str) -> list[str]:
+    return list(STATIC_RECORDS.get(name.lower(), []))
+
+
 def txt_resolver() -> Callable[[str], list[str]]:
     return import_string(settings.SITES_DNS_RESOLVER)
 

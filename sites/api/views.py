@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -531,16 +530,17 @@ class DeploymentCancelView(_DeploymentView):
 
 
 class DeploymentRenderView(_DeploymentView):
-    """A page of this deployment as HTML (``?path=/``): how previews are looked at."""
+    """A page of this deployment rendered as the live site would (``?path=/``): how
+    previews are looked at. JSON ``{path, title, version, html}``, like every API answer."""
 
     scope_map = {"GET": "site.view"}
     serializer_class = None
 
     @extend_schema(
         parameters=[OpenApiParameter("path", OpenApiTypes.STR)],
-        responses={(200, "text/html"): OpenApiTypes.STR},
+        responses=OpenApiTypes.OBJECT,
     )
-    def get(self, request: Request, deployment_id: uuid.UUID, **kwargs: Any) -> HttpResponse:
+    def get(self, request: Request, deployment_id: uuid.UUID, **kwargs: Any) -> Response:
         deployment = self.get_deployment(deployment_id)
         path = "/" + "/".join(p for p in request.query_params.get("path", "/").split("/") if p)
         pinned = {p.path: p for p in deployment.pinned_pages.all()}
@@ -564,7 +564,9 @@ class DeploymentRenderView(_DeploymentView):
             nav=[{"path": p, "title": titles.get(p, p)} for p in sorted(pinned)],
             base="",
         )
-        return HttpResponse(html, content_type="text/html; charset=utf-8")
+        return Response(
+            {"path": path, "title": version.title, "version": version.number, "html": html}
+        )
 
 
 # --- domains ---------------------------------------------------------------------------------
