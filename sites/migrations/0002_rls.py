@@ -39,8 +39,10 @@ REFERENCES = {
     ],
     "sites_page": [
         ("site_id", "sites_site", "CASCADE"),
-        ("live_version_id", "sites_pageversion", "SET NULL (live_version_id)"),
-        ("scheduled_version_id", "sites_pageversion", "SET NULL (scheduled_version_id)"),
+        # NO ACTION: a live or scheduled version cannot be deleted from under its page
+        # (a purge racing a publish fails instead of silently unpublishing).
+        ("live_version_id", "sites_pageversion", "NO ACTION"),
+        ("scheduled_version_id", "sites_pageversion", "NO ACTION"),
     ],
     "sites_pageversion": [
         ("site_id", "sites_site", "CASCADE"),
@@ -59,7 +61,7 @@ REFERENCES = {
     "sites_deploymentpage": [
         ("deployment_id", "sites_deployment", "CASCADE"),
         ("page_id", "sites_page", "CASCADE"),
-        ("version_id", "sites_pageversion", "CASCADE"),
+        ("version_id", "sites_pageversion", "NO ACTION"),  # pinned: never purged
     ],
     "sites_domain": [("site_id", "sites_site", "CASCADE")],
 }

@@ -79,9 +79,10 @@ def audit_actions(org: Organization, prefix: str) -> list[str]:
         )
 
 
-def get(model: Any, **lookup: Any) -> Any:
+def get(model: Any, *related: str, **lookup: Any) -> Any:
+    """One row past RLS, with the ``related`` rows loaded while still elevated."""
     with service_context(reason="test read"):
-        return model.objects.get(**lookup)
+        return model.objects.select_related(*related).get(**lookup)
 
 
 def count(model: Any, **lookup: Any) -> int:
