@@ -161,7 +161,16 @@ class PageFilter(FilterSet):
 
 
 class _PageView(SiteScopedAPIView):
+    """Under ``pages/{page_id}/`` the page is resolved with the site, before the body is
+    read: a page of another site or org is a 404, never a validation error."""
+
     queryset = Page.objects.none()
+    page: Page | None = None
+
+    def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
+        super().authorize(request, action, url_kwargs)
+        if "page_id" in url_kwargs:
+            self.page = self.get_page(url_kwargs["page_id"])
 
     def get_page(self, page_id: uuid.UUID) -> Page:
         page = selectors.page_of(site=self.site, page_id=page_id)
@@ -337,15 +346,14 @@ class VersionDiffView(_PageView):
     )
     def get(self, request: Request, page_id: uuid.UUID, **kwargs: Any) -> Response:
         """Unified diff between two versions, and the block ids added, removed, changed."""
+        page = self.get_page(page_id)  # 404 before 400: another org's page is not there
         try:
             numbers = [int(request.query_params[name]) for name in ("from", "to")]
         except (KeyError, ValueError):
             raise exceptions.ValidationError(
                 {"from": ["Two version numbers: ?from=&to="]}
             ) from None
-        diff = selectors.version_diff(
-            page=self.get_page(page_id), from_number=numbers[0], to_number=numbers[1]
-        )
+        diff = selectors.version_diff(page=page, from_number=numbers[0], to_number=numbers[1])
         if diff is None:
             raise exceptions.NotFound("No such version.")
         return Response(diff)
@@ -398,6 +406,10 @@ class CommentDetailView(_PageView):
     queryset = PageComment.objects.none()
     serializer_class = s.CommentSerializer
 
+    def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
+        super().authorize(request, action, url_kwargs)
+        self.get_comment(url_kwargs["page_id"], url_kwargs["comment_id"])
+
     def get_comment(self, page_id: uuid.UUID, comment_id: uuid.UUID) -> PageComment:
         comment = selectors.comments_of(page=self.get_page(page_id)).filter(id=comment_id).first()
         if comment is None:
@@ -448,6 +460,11 @@ class _DeploymentView(SiteScopedAPIView):
         site = getattr(self, "site", None)
         context["live_deployment_id"] = site.live_deployment_id if site else None
         return context
+
+    def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
+        super().authorize(request, action, url_kwargs)
+        if "deployment_id" in url_kwargs:
+            self.get_deployment(url_kwargs["deployment_id"])  # 404 before anything else
 
     def get_deployment(self, deployment_id: uuid.UUID) -> Deployment:
         deployment = selectors.deployment_of(site=self.site, deployment_id=deployment_id)
@@ -575,6 +592,11 @@ class DeploymentRenderView(_DeploymentView):
 class _DomainView(SiteScopedAPIView):
     queryset = Domain.objects.none()
     serializer_class = s.DomainSerializer
+
+    def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
+        super().authorize(request, action, url_kwargs)
+        if "domain_id" in url_kwargs:
+            self.get_domain(url_kwargs["domain_id"])  # 404 before the body is read
 
     def get_domain(self, domain_id: uuid.UUID) -> Domain:
         domain = selectors.domains_of(site=self.site).filter(id=domain_id).first()

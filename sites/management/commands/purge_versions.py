@@ -57,7 +57,9 @@ def purge_versions(*, days: int) -> dict[str, int]:
 
 
 class Command(BaseCommand):
-    help = "Delete page versions older than --days that are not live, scheduled, latest or deployed."
+    help = (
+        "Delete page versions older than --days that are not live, scheduled, latest or deployed."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--days", type=int, required=True)
