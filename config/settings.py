@@ -288,6 +288,13 @@ SITES_DNS_RESOLVER = env.str(
 )
 # `serve` runs `publish_scheduled` this often (seconds).
 SITES_SCHEDULER_INTERVAL = env.int("SITES_SCHEDULER_INTERVAL", default=30)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "SiteStatusEnum": "sites.models.Site.Status",
+    "PageStatusEnum": "sites.models.Page.Status",
+    "DeploymentStatusEnum": "sites.models.Deployment.Status",
+    "DeploymentEnvironmentEnum": "sites.models.Deployment.Environment",
+    "DomainStatusEnum": "sites.models.Domain.Status",
+}
 
 # --- Security (production) -----------------------------------------------------
 if PRODUCTION:

@@ -257,3 +257,20 @@ def test_version_and_comment_list_query_counts_do_not_grow(personas):
             assert client.get(url).json()["results"]
         after.append(len(queries))
     assert after == before
+
+
+def test_sites_and_pages_are_in_the_organizations_search(personas):
+    owner = personas.users["owner"]
+    site = make_site(personas.org, owner, "aquarium")
+    make_page(site, owner, path="/octopus-care", title="Octopus care")
+    other = make_site(personas.other_org, personas.users["outsider"], "octopus-world")
+    make_page(other, personas.users["outsider"], path="/octopus", title="Octopus")
+    client = personas.client("viewer")
+
+    found = client.get("/api/v1/orgs/acme/search/", {"q": "octopus"}).json()["results"]
+    assert [(h["type"], h["title"], h["site"]["slug"]) for h in found] == [
+        ("page", "Octopus care", "aquarium")
+    ]
+    assert found[0]["path"] == "/octopus-care" and found[0]["project"] is None
+    sites = client.get("/api/v1/orgs/acme/search/", {"q": "aquarium", "types": "site"})
+    assert [h["title"] for h in sites.json()["results"]] == ["Aquarium"]
