@@ -28,7 +28,7 @@ WITH keep AS (
     SELECT live_version_id AS id FROM sites_page WHERE live_version_id IS NOT NULL
     UNION SELECT scheduled_version_id FROM sites_page WHERE scheduled_version_id IS NOT NULL
     UNION SELECT version_id FROM sites_deploymentpage
-    UNION SELECT DISTINCT ON (page_id) id FROM sites_pageversion ORDER BY page_id, number DESC
+    UNION (SELECT DISTINCT ON (page_id) id FROM sites_pageversion ORDER BY page_id, number DESC)
 )
 DELETE FROM sites_pageversion v
  WHERE v.created_at < %s AND NOT EXISTS (SELECT 1 FROM keep WHERE keep.id = v.id)
