@@ -274,3 +274,18 @@ def test_sites_and_pages_are_in_the_organizations_search(personas):
     assert found[0]["path"] == "/octopus-care" and found[0]["project"] is None
     sites = client.get("/api/v1/orgs/acme/search/", {"q": "aquarium", "types": "site"})
     assert [h["title"] for h in sites.json()["results"]] == ["Aquarium"]
+
+
+def test_library_lists_filter_mine_and_public(personas):
+    world = sites_world(personas)
+    admin = personas.client("admin")
+    admin.patch(
+        f"/api/v1/orgs/acme/sections/{world['section'].id}/", {"is_public": True}, format="json"
+    )
+    outsider = personas.client("outsider")
+    url = "/api/v1/orgs/globex/sections/"
+    assert [s["name"] for s in outsider.get(url, {"mine": "false"}).json()["results"]] == [
+        "Matrix hero"
+    ]
+    assert outsider.get(url, {"mine": "true"}).json()["results"] == []
+    assert len(admin.get("/api/v1/orgs/acme/sections/", {"public": "true"}).json()["results"]) == 1
