@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.api.middleware.RequestIdMiddleware",
+    # Before anything that validates Host: serves sites on verified custom domains.
+    "sites.public.CustomDomainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -297,6 +299,28 @@ STORAGES = {
         "BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Sites (website builder) -------------------------------------------------------
+# A page's edit lock lapses after this long without renewal.
+SITES_PAGE_LOCK_TTL = timedelta(minutes=env.int("SITES_PAGE_LOCK_MINUTES", default=30))
+# A deployment keeps the last this-many characters of its build log.
+SITES_DEPLOYMENT_LOG_MAX_CHARS = env.int("SITES_DEPLOYMENT_LOG_MAX_CHARS", default=20_000)
+# Where this server's live sites are reached (deployment URLs of the local provider).
+SITES_PUBLIC_BASE_URL = env.str("SITES_PUBLIC_BASE_URL", default=FRONTEND_URL)
+# A callable (name) -> [TXT strings] for domain verification; tests replace it.
+# The test profile answers from `sites.dns.STATIC_RECORDS` (no real DNS in tests).
+SITES_DNS_RESOLVER = env.str(
+    "SITES_DNS_RESOLVER", default="sites.dns.static_txt" if TESTING else "sites.dns.dnspython_txt"
+)
+# `serve` runs `publish_scheduled` this often (seconds).
+SITES_SCHEDULER_INTERVAL = env.int("SITES_SCHEDULER_INTERVAL", default=30)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "SiteStatusEnum": "sites.models.Site.Status",
+    "PageStatusEnum": "sites.models.Page.Status",
+    "DeploymentStatusEnum": "sites.models.Deployment.Status",
+    "DeploymentEnvironmentEnum": "sites.models.Deployment.Environment",
+    "DomainStatusEnum": "sites.models.Domain.Status",
 }
 
 # --- Security (production) -----------------------------------------------------

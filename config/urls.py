@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api.views import HealthView
+from sites.public import public_page
 
 handler400 = "config.api.exceptions.handler400"
 handler403 = "config.api.exceptions.handler403"
@@ -29,4 +30,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Pages behind the links in emails (accounts)
     path("", include("accounts.urls_pages")),
+    # The live sites (local deployment provider): /p/{org}/{site}/{page path}
+    path("p/<slug:org_slug>/<slug:site_slug>/", public_page, name="site-public-root"),
+    path("p/<slug:org_slug>/<slug:site_slug>/<path:page_path>", public_page, name="site-public"),
 ]

@@ -132,7 +132,42 @@ MATRIX: dict[str, Rule] = {
         "editor", "Upload and delete assets and knowledge documents"
     ),
     # --- sites (website builder) -----------------------------------------------------
-    # (sites actions go here)
+    "site.view": _everyone(
+        "See sites, pages, versions and diffs, comments, deployments, domains, analytics,"
+        " components, sections and templates"
+    ),
+    "site.create": Rule(Role.MEMBER, description="Create a site (optionally from a template)"),
+    "site.update": Rule(Role.MEMBER, description="Rename a site, change its settings"),
+    "site.archive": Rule(
+        Role.ADMIN, description="Archive a site (its public pages are gone) or unarchive it"
+    ),
+    "site.delete": Rule(Role.ADMIN, description="Delete a site with all its pages and history"),
+    "page.write": Rule(
+        Role.MEMBER,
+        description="Create, edit (draft), delete, lock and unlock pages; revert a draft",
+    ),
+    "page.unlock_any": Rule(
+        Role.ADMIN, description="Unlock a page someone else locked; delete others' comments"
+    ),
+    "page.publish": Rule(Role.MEMBER, description="Publish, schedule or unpublish a page"),
+    "page.comment": Rule(Role.MEMBER, description="Comment on pages, reply, resolve"),
+    "deployment.create": Rule(
+        Role.MEMBER, description="Deploy a site to preview (production needs the next action)"
+    ),
+    "deployment.production": Rule(Role.ADMIN, description="Deploy a site to production"),
+    "deployment.rollback": Rule(
+        Role.ADMIN, description="Roll production back to an earlier deployment (no rebuild)"
+    ),
+    "deployment.cancel": Rule(Role.MEMBER, description="Cancel a queued or building deployment"),
+    "domain.manage": Rule(
+        Role.ADMIN, description="Add, verify, make primary and remove custom domains"
+    ),
+    "library.write": Rule(
+        Role.MEMBER, description="Create, edit and delete components, sections and templates"
+    ),
+    "library.publicize": Rule(
+        Role.ADMIN, description="Make a component, section or template public (or private)"
+    ),
     # --- end of sites ----------------------------------------------------------------
     #
     # --- integrations (API keys, credentials, webhooks, providers, sync) ----------------

@@ -162,13 +162,16 @@ class SearchProjectSerializer(serializers.Serializer):
 class SearchHitSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TYPES, read_only=True)
     id = serializers.UUIDField()
-    title = serializers.CharField(help_text="Project name, file path or document title.")
-    path = serializers.CharField(allow_null=True, help_text="Files only.")
+    title = serializers.CharField(
+        help_text="Project name, file path, document title, site name or page title."
+    )
+    path = serializers.CharField(allow_null=True, help_text="Files and pages only.")
     headline = serializers.CharField(
         help_text="An HTML-safe excerpt: text escaped, matches wrapped in <mark>."
     )
     rank = serializers.FloatField()
-    project = SearchProjectSerializer()
+    project = SearchProjectSerializer(allow_null=True, help_text="Project hits only.")
+    site = SearchProjectSerializer(allow_null=True, help_text="Site and page hits only.")
 
 
 class SearchPageSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Full-text search over an organization's projects, files and knowledge documents.
+"""Full-text search over an organization's projects, files, knowledge documents,
+sites and site pages (the last two in ``sites/search.py``).
 
 PostgreSQL full text search: ``websearch_to_tsquery('english', q)`` against
 the ``search`` tsvector columns (``Project.search`` and ``Asset.search`` are
@@ -32,7 +33,8 @@ from django.db.models.functions import Concat
 
 from projects.models import Asset, Project, ProjectFile
 
-TYPES = ("project", "file", "knowledge")
+# "site" and "page" come from the sites app (sites/search.py).
+TYPES = ("project", "file", "knowledge", "site", "page")
 MAX_QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -64,8 +66,9 @@ class Hit:
     rank: float
     title: str
     headline: str
-    project: dict[str, Any]
+    project: dict[str, Any] | None = None
     path: str | None = None
+    site: dict[str, Any] | None = None
 
 
 def _headline(expression: Any, query: SearchQuery) -> SearchHeadline:
@@ -206,5 +209,9 @@ def search(
             )
             for a in documents
         ]
+    if "site" in types or "page" in types:
+        from sites.search import site_hits  # sites builds on projects, not the reverse
+
+        hits += site_hits(organization_id=organization_id, q=q, types=types, limit=limit)
     hits.sort(key=lambda hit: (-hit.rank, hit.type, str(hit.id)))
     return hits[:limit]

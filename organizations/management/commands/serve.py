@@ -32,6 +32,10 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen([*manage, "db_worker", "--no-startup-delay"]),  # noqa: S603 - fixed argv
             subprocess.Popen([*manage, "runserver", f"{options['host']}:{options['port']}"]),  # noqa: S603
+            # Scheduled page publishing (sites): due versions go live, expired pages down.
+            subprocess.Popen(  # noqa: S603 - fixed argv
+                [*manage, "publish_scheduled", "--every", str(settings.SITES_SCHEDULER_INTERVAL)]
+            ),
         ]
 
         def stop(*_: Any) -> None:
@@ -61,6 +65,7 @@ class Command(BaseCommand):
         w(f"  API docs     {base}/api/docs/")
         w(f"  OpenAPI      {base}/api/schema/")
         w(f"  Admin        {base}/admin/   (staff: {STAFF_EMAIL})")
+        w(f"  Demo site    {base}/p/acme/acme-studio/")
         w(f"  Demo logins  password for all: {DEMO_PASSWORD}")
         for email, name in DEMO_USERS:
             w(f"               {email:<22} {name}")

@@ -1,0 +1,354 @@
+"""Input and output serializers of the sites API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from config.api.serializers import InputSerializer
+from sites import dns
+from sites.models import (
+    Component,
+    Deployment,
+    Domain,
+    Page,
+    PageAnalyticsDaily,
+    PageComment,
+    PageVersion,
+    Section,
+    Site,
+    Template,
+)
+
+# --- output -------------------------------------------------------------------------------
+
+
+class SiteUserSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    created_by = SiteUserSerializer(allow_null=True, read_only=True)
+    public_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Site
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "settings",
+            "status",
+            "template",
+            "live_deployment",
+            "public_url",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_public_url(self, site: Site) -> str:
+        return f"/p/{self.context.get('org_slug', '')}/{site.slug}/"
+
+
+class PageSerializer(serializers.ModelSerializer):
+    """A page without its content (lists)."""
+
+    live_version = serializers.IntegerField(source="live_number", allow_null=True, read_only=True)
+    scheduled_version = serializers.IntegerField(
+        source="scheduled_number", allow_null=True, read_only=True
+    )
+    locked_by = SiteUserSerializer(allow_null=True, read_only=True)
+    etag = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Page
+        fields = [
+            "id",
+            "path",
+            "title",
+            "status",
+            "has_unpublished_changes",
+            "etag",
+            "live_version",
+            "scheduled_version",
+            "go_live_at",
+            "expire_at",
+            "first_published_at",
+            "last_published_at",
+            "locked_by",
+            "locked_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PageDetailSerializer(PageSerializer):
+    class Meta(PageSerializer.Meta):
+        fields = [*PageSerializer.Meta.fields, "content", "seo"]
+        read_only_fields = fields
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = SiteUserSerializer(allow_null=True, read_only=True)
+
+    class Meta:
+        model = PageVersion
+        fields = ["id", "number", "path", "title", "sha256", "message", "author", "created_at"]
+        read_only_fields = fields
+
+
+class VersionDetailSerializer(VersionSerializer):
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "content", "seo"]
+        read_only_fields = fields
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    from_number = serializers.IntegerField(source="from")
+    to = serializers.IntegerField()
+    diff = serializers.CharField(help_text="Unified diff of the two versions as JSON.")
+    blocks = serializers.DictField(help_text="Block ids added, removed and changed.")
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = SiteUserSerializer(allow_null=True, read_only=True)
+    resolved_by = SiteUserSerializer(allow_null=True, read_only=True)
+    version = serializers.IntegerField(source="version_number", allow_null=True, read_only=True)
+
+    class Meta:
+        model = PageComment
+        fields = [
+            "id",
+            "parent",
+            "block_id",
+            "version",
+            "body",
+            "author",
+            "resolved_at",
+            "resolved_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    created_by = SiteUserSerializer(allow_null=True, read_only=True)
+    live = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "environment",
+            "status",
+            "provider",
+            "url",
+            "progress",
+            "page_count",
+            "error",
+            "live",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_live(self, deployment: Deployment) -> bool:
+        return self.context.get("live_deployment_id") == deployment.id
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    pages = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "log", "pages"]
+        read_only_fields = fields
+
+    def get_pages(self, deployment: Deployment) -> list[dict[str, Any]]:
+        return [
+            {"path": pinned.path, "page": pinned.page_id, "version": pinned.version.number}
+            for pinned in deployment.pinned_pages.all()
+        ]
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    verification = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Domain
+        fields = [
+            "id",
+            "hostname",
+            "status",
+            "is_primary",
+            "verified_at",
+            "last_checked_at",
+            "verification",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_verification(self, domain: Domain) -> dict[str, str]:
+        """The DNS record that proves the hostname is yours (not a secret: it is public in DNS)."""
+        return {
+            "type": "TXT",
+            "name": dns.record_name(domain.hostname),
+            "value": dns.record_value(domain.verification_token),
+        }
+
+
+class AnalyticsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PageAnalyticsDaily
+        fields = ["page", "day", "views", "visitors"]
+        read_only_fields = fields
+
+
+class _LibrarySerializer(serializers.ModelSerializer):
+    mine = serializers.SerializerMethodField()
+
+    def get_mine(self, item: Any) -> bool:
+        return item.organization_id == self.context.get("organization_id")
+
+
+class ComponentSerializer(_LibrarySerializer):
+    class Meta:
+        model = Component
+        fields = ["id", "name", "description", "content", "is_public", "mine", "created_at"]
+        read_only_fields = fields
+
+
+class SectionSerializer(ComponentSerializer):
+    class Meta(ComponentSerializer.Meta):
+        model = Section
+
+
+class TemplateSerializer(_LibrarySerializer):
+    page_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Template
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "is_public",
+            "mine",
+            "page_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_page_count(self, template: Template) -> int:
+        return len(template.pages or [])
+
+
+class TemplateDetailSerializer(TemplateSerializer):
+    class Meta(TemplateSerializer.Meta):
+        fields = [*TemplateSerializer.Meta.fields, "pages", "settings"]
+        read_only_fields = fields
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+class SiteCreateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.CharField(max_length=60, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    settings = serializers.DictField(required=False)
+    template = serializers.UUIDField(required=False, allow_null=True)
+
+
+class SiteUpdateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    slug = serializers.CharField(max_length=60, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    settings = serializers.DictField(required=False)
+
+
+class PageCreateSerializer(InputSerializer):
+    path = serializers.CharField(max_length=300)
+    title = serializers.CharField(max_length=200)
+    content = serializers.JSONField(required=False)
+    seo = serializers.JSONField(required=False)
+
+
+class PageUpdateSerializer(InputSerializer):
+    path = serializers.CharField(max_length=300, required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    content = serializers.JSONField(required=False)
+    seo = serializers.JSONField(required=False)
+    expire_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PublishSerializer(InputSerializer):
+    message = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    go_live_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class CommentCreateSerializer(InputSerializer):
+    body = serializers.CharField(max_length=10_000)
+    block_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class CommentUpdateSerializer(InputSerializer):
+    body = serializers.CharField(max_length=10_000, required=False)
+    resolved = serializers.BooleanField(required=False)
+
+
+class DeploymentCreateSerializer(InputSerializer):
+    environment = serializers.ChoiceField(choices=Deployment.Environment.choices)
+
+
+class DomainCreateSerializer(InputSerializer):
+    hostname = serializers.CharField(max_length=253)
+
+
+class DomainUpdateSerializer(InputSerializer):
+    is_primary = serializers.BooleanField()
+
+
+class BlockItemCreateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    content = serializers.JSONField(required=False)
+    is_public = serializers.BooleanField(required=False)
+
+
+class BlockItemUpdateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    content = serializers.JSONField(required=False)
+    is_public = serializers.BooleanField(required=False)
+
+
+class TemplateCreateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.CharField(max_length=60, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    pages = serializers.JSONField(required=False)
+    settings = serializers.DictField(required=False)
+    is_public = serializers.BooleanField(required=False)
+
+
+class TemplateUpdateSerializer(InputSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    slug = serializers.CharField(max_length=60, required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    pages = serializers.JSONField(required=False)
+    settings = serializers.DictField(required=False)
+    is_public = serializers.BooleanField(required=False)

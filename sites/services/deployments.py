@@ -1,0 +1,300 @@
+"""Deployments: pin the live version of every published page, build, go live, roll back.
+
+:func:`deployment_create` (the single write path that creates a deployment;
+billing meters it) pins, in the request's transaction, the exact
+``PageVersion`` live on each published page (``DeploymentPage`` rows, append-
+only), and queues the build on commit. The build runs in the task worker as the
+user who deployed (:func:`run_build`), in short transactions so the API shows
+status, progress and a capped log while it runs. A production deployment that
+succeeds becomes the site's live deployment in the same transaction as its
+``ready`` status. :func:`deployment_rollback` re-points the live deployment to
+an earlier ready production deployment: nothing is rebuilt.
+
+At most one deployment per site and environment is in flight: the partial
+unique index ``deployment_one_in_flight`` refuses a second (409).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import audit_record
+from organizations.tenancy import service_context, tenant_context
+from sites.errors import conflict
+from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
+from sites.providers import BuildFailed, BuildSpec, PinnedPage, get_provider
+
+logger = logging.getLogger(__name__)
+
+LOST_ACCESS = "The user who started this deployment no longer has access to the site."
+
+
+@transaction.atomic
+def deployment_create(
+    *, actor: User, site: Site, environment: str, provider: str = "local"
+) -> Deployment:
+    """Queue a deployment of what is published now (409 if one is in flight)."""
+    if site.status == Site.Status.ARCHIVED:
+        raise conflict("site_archived", "The site is archived; unarchive it first.")
+    get_provider(provider)  # unknown providers fail here, not in the worker
+    live = list(
+        Page.objects.filter(
+            organization_id=site.organization_id, site=site, live_version__isnull=False
+        ).values("id", "path", "live_version_id")
+    )
+    if not live:
+        raise conflict("nothing_published", "Publish a page before deploying the site.")
+    try:
+        with transaction.atomic():
+            deployment = Deployment.objects.create(
+                organization_id=site.organization_id,
+                site=site,
+                environment=environment,
+                provider=provider,
+                created_by=actor,
+                page_count=len(live),
+            )
+    except IntegrityError as exc:
+        raise conflict(
+            "deployment_in_progress",
+            f"A {environment} deployment of this site is already in progress.",
+        ) from exc
+    DeploymentPage.objects.bulk_create(
+        DeploymentPage(
+            organization_id=site.organization_id,
+            deployment=deployment,
+            page_id=row["id"],
+            version_id=row["live_version_id"],
+            path=row["path"],
+        )
+        for row in live
+    )
+    audit_record(
+        action="deployment.created",
+        actor=actor,
+        organization_id=site.organization_id,
+        target=deployment,
+        changes={"site": site.slug, "environment": environment, "pages": len(live)},
+    )
+    deployment_id = str(deployment.id)
+
+    def enqueue() -> None:
+        from sites.tasks import build_deployment
+
+        build_deployment.enqueue(deployment_id)
+
+    transaction.on_commit(enqueue)
+    return deployment
+
+
+@transaction.atomic
+def deployment_cancel(*, actor: User, deployment: Deployment) -> Deployment:
+    deployment = Deployment.objects.select_for_update().get(
+        organization_id=deployment.organization_id, id=deployment.id
+    )
+    if deployment.status not in Deployment.IN_FLIGHT:
+        raise conflict("deployment_final", "This deployment has already finished.")
+    deployment.status = Deployment.Status.CANCELED
+    deployment.finished_at = timezone.now()
+    deployment.save(update_fields=["status", "finished_at", "updated_at"])
+    audit_record(
+        action="deployment.canceled",
+        actor=actor,
+        organization_id=deployment.organization_id,
+        target=deployment,
+    )
+    return deployment
+
+
+@transaction.atomic
+def deployment_rollback(*, actor: User, site: Site, deployment: Deployment) -> Site:
+    """Serve ``deployment`` (an earlier ready production one) again; no rebuild."""
+    if (
+        deployment.status != Deployment.Status.READY
+        or deployment.environment != Deployment.Environment.PRODUCTION
+    ):
+        raise conflict(
+            "deployment_not_ready", "Only a ready production deployment can be rolled back to."
+        )
+    site = Site.objects.select_for_update().get(organization_id=site.organization_id, id=site.id)
+    previous = site.live_deployment_id
+    site.live_deployment = deployment
+    site.save(update_fields=["live_deployment", "updated_at"])
+    audit_record(
+        action="deployment.rolled_back",
+        actor=actor,
+        organization_id=site.organization_id,
+        target=deployment,
+        changes={"site": site.slug, "from": str(previous) if previous else None},
+    )
+    return site
+
+
+# --- the build (task worker) ------------------------------------------------------
+
+
+def _append_log(deployment_id: uuid.UUID, line: str) -> None:
+    """Append a line, keeping the log's last ``SITES_DEPLOYMENT_LOG_MAX_CHARS``."""
+    cap = settings.SITES_DEPLOYMENT_LOG_MAX_CHARS
+    stamped = f"{timezone.now():%H:%M:%S} {line}\n"
+    deployment = Deployment.objects.get(id=deployment_id)
+    log = (deployment.log + stamped)[-cap:]
+    Deployment.objects.filter(id=deployment_id).update(log=log, updated_at=timezone.now())
+
+
+@contextmanager
+def _as_deployer(deployment: dict) -> Iterator[None]:
+    if deployment["created_by_id"] is None:
+        raise BuildFailed(LOST_ACCESS)
+    with tenant_context(
+        user_id=deployment["created_by_id"], org_slug=deployment["organization__slug"]
+    ) as org:
+        if org is None:
+            raise BuildFailed(LOST_ACCESS)
+        yield
+
+
+def run_build(deployment_id: str) -> str:
+    """Build one deployment to a final status; answers that status.
+
+    Only the look-up of who deployed uses the service role; everything else
+    acts as that user, so RLS applies as it did to their request."""
+    with service_context(reason=f"deployment {deployment_id}: look up who started it"):
+        row = (
+            Deployment.objects.filter(id=deployment_id)
+            .values(
+                "id",
+                "organization_id",
+                "organization__slug",
+                "created_by_id",
+                "status",
+                "provider",
+                "environment",
+                "site_id",
+            )
+            .first()
+        )
+    if row is None or row["status"] != Deployment.Status.QUEUED:
+        return row["status"] if row else "missing"
+    try:
+        with _as_deployer(row):
+            claimed = Deployment.objects.filter(
+                id=deployment_id, status=Deployment.Status.QUEUED
+            ).update(
+                status=Deployment.Status.BUILDING,
+                started_at=timezone.now(),
+                progress=1,
+                updated_at=timezone.now(),
+            )
+            if not claimed:
+                return "canceled"
+            _append_log(row["id"], f"building with the {row['provider']} provider")
+            spec = _spec(row)
+        provider = get_provider(row["provider"])
+
+        def log(line: str) -> None:
+            with _as_deployer(row):
+                _append_log(row["id"], line)
+
+        def progress(value: int) -> None:
+            with _as_deployer(row):
+                Deployment.objects.filter(id=row["id"]).update(
+                    progress=max(1, min(99, value)), updated_at=timezone.now()
+                )
+
+        url = provider.build(spec, log=log, progress=progress)
+        with _as_deployer(row):
+            return _finish_ready(row, url)
+    except BuildFailed as exc:
+        _finish_failed(row, str(exc))
+        return Deployment.Status.FAILED
+    except Exception as exc:
+        logger.exception("deployment %s failed", deployment_id)
+        _finish_failed(row, f"internal error: {type(exc).__name__}")
+        return Deployment.Status.FAILED
+
+
+def _spec(row: dict) -> BuildSpec:
+    site = Site.objects.get(id=row["site_id"])
+    pinned = (
+        DeploymentPage.objects.filter(deployment_id=row["id"])
+        .order_by("path")
+        .values_list("path", "version_id")
+    )
+    versions = {v.id: v for v in PageVersion.objects.filter(id__in=[vid for _, vid in pinned])}
+    return BuildSpec(
+        deployment_id=row["id"],
+        organization_id=row["organization_id"],
+        org_slug=row["organization__slug"],
+        site_slug=site.slug,
+        site_name=site.name,
+        site_settings=site.settings,
+        environment=row["environment"],
+        pages=[
+            PinnedPage(
+                path=path,
+                title=versions[vid].title,
+                version_number=versions[vid].number,
+                content=versions[vid].content,
+                seo=versions[vid].seo,
+            )
+            for path, vid in pinned
+        ],
+    )
+
+
+def _finish_ready(row: dict, url: str) -> str:
+    """Ready, and — for production — live, in one transaction."""
+    deployment = Deployment.objects.select_for_update().get(id=row["id"])
+    if deployment.status != Deployment.Status.BUILDING:
+        return deployment.status  # canceled meanwhile
+    now = timezone.now()
+    deployment.status = Deployment.Status.READY
+    deployment.progress = 100
+    deployment.url = url
+    deployment.finished_at = now
+    deployment.log = (deployment.log + f"{now:%H:%M:%S} ready: {url}\n")[
+        -settings.SITES_DEPLOYMENT_LOG_MAX_CHARS :
+    ]
+    deployment.save(update_fields=["status", "progress", "url", "finished_at", "log", "updated_at"])
+    if deployment.environment == Deployment.Environment.PRODUCTION:
+        Site.objects.filter(id=deployment.site_id).update(
+            live_deployment=deployment, updated_at=now
+        )
+    audit_record(
+        action="deployment.ready",
+        actor=deployment.created_by,
+        organization_id=deployment.organization_id,
+        target=deployment,
+        changes={"live": deployment.environment == Deployment.Environment.PRODUCTION},
+    )
+    return deployment.status
+
+
+def _finish_failed(row: dict, error: str) -> None:
+    with service_context(
+        reason=f"deployment {row['id']}: record failure", organization_id=row["organization_id"]
+    ):
+        Deployment.objects.filter(id=row["id"], status__in=Deployment.IN_FLIGHT).update(
+            status=Deployment.Status.FAILED,
+            error=error[:2000],
+            finished_at=timezone.now(),
+            log=F("log"),
+            updated_at=timezone.now(),
+        )
+        audit_record(
+            action="deployment.failed",
+            organization_id=row["organization_id"],
+            target_type="sites.deployment",
+            target_id=str(row["id"]),
+            changes={"error": error[:500]},
+        )

@@ -1,0 +1,434 @@
+"""Pages: drafts, edit locks, publishing into immutable versions, scheduling.
+
+A draft write never touches what is live. Each draft write bumps
+``Page.revision`` (the ETag): a write naming an older one with ``If-Match`` is a
+412, so two editors cannot silently overwrite each other. A page locked by
+someone else refuses writes with a 423 (the holder and org admins unlock).
+
+Publishing makes the next :class:`PageVersion` from the draft, with every
+embedded component/section inlined, and makes it live — or, with a future
+``go_live_at``, scheduled: :func:`publish_due` (``manage.py publish_scheduled``,
+run periodically by ``make run``) makes it live when due and takes expired
+pages down, claiming rows with ``FOR UPDATE SKIP LOCKED`` so two schedulers
+never publish the same page twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import audit_record
+from config.errors import Invalid, NotFound
+from organizations.permissions import allows
+from organizations.tenancy import service_context
+from sites import content as blocks
+from sites.errors import PageLocked, PreconditionFailed, PreconditionRequired, conflict
+from sites.models import Component, Page, PageVersion, Section, Site
+
+UPDATABLE_FIELDS = ("path", "title", "content", "seo", "expire_at")
+
+
+def _ensure_site_active(site: Site) -> None:
+    if site.status == Site.Status.ARCHIVED:
+        raise conflict("site_archived", "The site is archived; unarchive it first.")
+
+
+def lock_page(page: Page) -> Page:
+    """The page's row, locked for this transaction (serializes writes and numbering)."""
+    locked = (
+        Page.objects.select_for_update(of=("self",))
+        .filter(organization_id=page.organization_id, id=page.id)
+        .first()
+    )
+    if locked is None:
+        raise NotFound("No such page.")
+    return locked
+
+
+def _lock_is_live(page: Page) -> bool:
+    if page.locked_by_id is None or page.locked_at is None:
+        return False
+    return page.locked_at > timezone.now() - settings.SITES_PAGE_LOCK_TTL
+
+
+def _ensure_may_write(page: Page, actor: User) -> None:
+    if _lock_is_live(page) and page.locked_by_id != actor.id:
+        raise PageLocked(
+            "Someone else is editing this page.",
+            details={"locked_by": str(page.locked_by_id), "locked_at": page.locked_at.isoformat()},
+        )
+
+
+def _check_etag(page: Page, if_match: str | None, *, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequired(
+                "Send the page's ETag in If-Match.", details={"etag": page.etag}
+            )
+        return
+    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" not in tags and page.etag not in tags:
+        raise PreconditionFailed(
+            "The page changed since you loaded it.", details={"etag": page.etag}
+        )
+
+
+def _path_taken() -> Exception:
+    return conflict("path_taken", "Another page of this site has this path.")
+
+
+@transaction.atomic
+def page_create(
+    *,
+    actor: User,
+    site: Site,
+    path: str,
+    title: str,
+    content: list[Any] | None = None,
+    seo: dict[str, Any] | None = None,
+) -> Page:
+    _ensure_site_active(site)
+    path = blocks.normalize_path(path)
+    try:
+        with transaction.atomic():
+            page = Page.objects.create(
+                organization_id=site.organization_id,
+                site=site,
+                path=path,
+                title=title,
+                content=blocks.clean(content or []),
+                seo=blocks.clean_seo(seo or {}),
+                created_by=actor,
+                updated_by=actor,
+            )
+    except IntegrityError as exc:
+        raise _path_taken() from exc
+    audit_record(
+        action="page.created",
+        actor=actor,
+        organization_id=site.organization_id,
+        target=page,
+        changes={"site": site.slug, "path": path},
+    )
+    return page
+
+
+@transaction.atomic
+def page_update(
+    *, actor: User, site: Site, page: Page, if_match: str | None, **fields: Any
+) -> Page:
+    """Change the draft (``path``, ``title``, ``content``, ``seo``, ``expire_at``).
+
+    ``if_match`` must be the page's current ETag (412 if stale, 428 if missing)."""
+    unknown = set(fields) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise Invalid("Unknown fields.", details={name: ["Unknown field."] for name in unknown})
+    _ensure_site_active(site)
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    _check_etag(page, if_match, required=True)
+    if "path" in fields:
+        fields["path"] = blocks.normalize_path(fields["path"])
+    if "content" in fields:
+        fields["content"] = blocks.clean(fields["content"])
+    if "seo" in fields:
+        fields["seo"] = blocks.clean_seo(fields["seo"])
+    changed = [name for name in UPDATABLE_FIELDS if name in fields]
+    for name in changed:
+        setattr(page, name, fields[name])
+    page.revision += 1
+    page.has_unpublished_changes = True
+    page.updated_by = actor
+    try:
+        with transaction.atomic():
+            page.save(
+                update_fields=[
+                    *changed,
+                    "revision",
+                    "has_unpublished_changes",
+                    "updated_by",
+                    "updated_at",
+                ]
+            )
+    except IntegrityError as exc:
+        raise _path_taken() from exc
+    audit_record(
+        action="page.updated",
+        actor=actor,
+        organization_id=page.organization_id,
+        target=page,
+        changes={"fields": changed, "revision": page.revision},
+    )
+    return page
+
+
+@transaction.atomic
+def page_delete(*, actor: User, page: Page) -> None:
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    audit_record(
+        action="page.deleted",
+        actor=actor,
+        organization_id=page.organization_id,
+        target=page,
+        changes={"path": page.path},
+    )
+    Page.objects.filter(organization_id=page.organization_id, id=page.id).delete()
+
+
+@transaction.atomic
+def page_lock(*, actor: User, page: Page) -> Page:
+    """Take the edit lock (or renew your own). 423 if someone else holds it."""
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    page.locked_by = actor
+    page.locked_at = timezone.now()
+    page.save(update_fields=["locked_by", "locked_at", "updated_at"])
+    audit_record(
+        action="page.locked", actor=actor, organization_id=page.organization_id, target=page
+    )
+    return page
+
+
+@transaction.atomic
+def page_unlock(*, actor: User, org_role: str, page: Page) -> Page:
+    """Release the lock: its holder, or an org owner/admin (``page.unlock_any``)."""
+    page = lock_page(page)
+    if page.locked_by_id is None:
+        return page
+    if (
+        page.locked_by_id != actor.id
+        and _lock_is_live(page)
+        and not allows(org_role, "page.unlock_any")
+    ):
+        raise PageLocked("Only the lock's holder or an admin can unlock this page.")
+    holder = page.locked_by_id
+    page.locked_by = None
+    page.locked_at = None
+    page.save(update_fields=["locked_by", "locked_at", "updated_at"])
+    audit_record(
+        action="page.unlocked",
+        actor=actor,
+        organization_id=page.organization_id,
+        target=page,
+        changes={"holder": str(holder)},
+    )
+    return page
+
+
+def _resolver(organization_id: uuid.UUID, page_content: list[dict[str, Any]]) -> Any:
+    """Loads every embedded component and section in two queries (own or public, by RLS)."""
+    wanted = blocks.embedded_ids(page_content)
+    found: dict[tuple[str, str], tuple[str, list[Any]]] = {}
+    for kind, model in (("component", Component), ("section", Section)):
+        if wanted[kind]:
+            for row in model.objects.filter(id__in=wanted[kind]).values("id", "name", "content"):
+                found[(kind, str(row["id"]))] = (row["name"], row["content"])
+    return lambda kind, ident: found.get((kind, ident))
+
+
+def _next_version(page: Page, actor: User | None, message: str) -> PageVersion:
+    number = (
+        PageVersion.objects.filter(organization_id=page.organization_id, page=page).aggregate(
+            n=Max("number")
+        )["n"]
+        or 0
+    ) + 1
+    inlined = blocks.inline(page.content, _resolver(page.organization_id, page.content))
+    body = {"path": page.path, "title": page.title, "content": inlined, "seo": page.seo}
+    return PageVersion.objects.create(
+        organization_id=page.organization_id,
+        site_id=page.site_id,
+        page=page,
+        number=number,
+        path=page.path,
+        title=page.title,
+        content=inlined,
+        seo=page.seo,
+        sha256=blocks.sha256_of(body),
+        message=message,
+        author=actor,
+    )
+
+
+def _make_live(page: Page, version: PageVersion, now: datetime) -> list[str]:
+    page.live_version = version
+    page.status = Page.Status.PUBLISHED
+    page.first_published_at = page.first_published_at or now
+    page.last_published_at = now
+    page.scheduled_version = None
+    page.go_live_at = None
+    return [
+        "live_version",
+        "status",
+        "first_published_at",
+        "last_published_at",
+        "scheduled_version",
+        "go_live_at",
+    ]
+
+
+@transaction.atomic
+def page_publish(
+    *,
+    actor: User,
+    site: Site,
+    page: Page,
+    message: str = "",
+    go_live_at: datetime | None = None,
+    expire_at: datetime | None = None,
+    if_match: str | None = None,
+) -> PageVersion:
+    """Make the next version from the draft; live now, or scheduled for ``go_live_at``."""
+    _ensure_site_active(site)
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    _check_etag(page, if_match, required=False)
+    now = timezone.now()
+    if expire_at is not None and expire_at <= (go_live_at or now):
+        raise Invalid(
+            "The page would expire before it goes live.",
+            details={"expire_at": ["Must be after go_live_at (or now)."]},
+        )
+    version = _next_version(page, actor, message)
+    if go_live_at is not None and go_live_at > now:
+        page.scheduled_version = version
+        page.go_live_at = go_live_at
+        if page.live_version_id is None:
+            page.status = Page.Status.SCHEDULED
+        fields = ["scheduled_version", "go_live_at", "status"]
+        action = "page.scheduled"
+    else:
+        fields = _make_live(page, version, now)
+        action = "page.published"
+    page.has_unpublished_changes = False
+    page.expire_at = expire_at
+    page.save(update_fields=[*fields, "has_unpublished_changes", "expire_at", "updated_at"])
+    audit_record(
+        action=action,
+        actor=actor,
+        organization_id=page.organization_id,
+        target=page,
+        changes={
+            "version": version.number,
+            "go_live_at": go_live_at.isoformat() if go_live_at else None,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def page_unpublish(*, actor: User, page: Page) -> Page:
+    """Take the page down (and cancel a scheduled publication). Deployments already
+    built keep serving what they pinned until the next deployment."""
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    page.live_version = None
+    page.scheduled_version = None
+    page.go_live_at = None
+    page.status = Page.Status.DRAFT
+    page.has_unpublished_changes = True
+    page.save(
+        update_fields=[
+            "live_version",
+            "scheduled_version",
+            "go_live_at",
+            "status",
+            "has_unpublished_changes",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="page.unpublished", actor=actor, organization_id=page.organization_id, target=page
+    )
+    return page
+
+
+@transaction.atomic
+def page_revert(*, actor: User, page: Page, version: PageVersion) -> Page:
+    """Make the draft a copy of ``version`` (embeds back to references); publish to go live."""
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    page.title = version.title
+    page.content = blocks.uninline(version.content)
+    page.seo = version.seo
+    page.revision += 1
+    page.has_unpublished_changes = True
+    page.updated_by = actor
+    page.save(
+        update_fields=[
+            "title",
+            "content",
+            "seo",
+            "revision",
+            "has_unpublished_changes",
+            "updated_by",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="page.reverted",
+        actor=actor,
+        organization_id=page.organization_id,
+        target=page,
+        changes={"version": version.number},
+    )
+    return page
+
+
+def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, int]:
+    """Publish scheduled versions whose time has come; take expired pages down.
+
+    Runs as the system (service context), one short transaction per batch. Rows are
+    claimed ``FOR UPDATE SKIP LOCKED``: a concurrent run skips what this one holds,
+    and once this one commits the rows no longer qualify — each publication
+    happens exactly once.
+    """
+    now = now or timezone.now()
+    done = {"published": 0, "expired": 0}
+    while True:
+        with service_context(reason="sites: publish scheduled pages"):
+            due = list(
+                Page.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(scheduled_version__isnull=False, go_live_at__lte=now)
+                .select_related("scheduled_version")
+                .order_by("go_live_at")[:batch]
+            )
+            for page in due:
+                version = page.scheduled_version
+                page.save(update_fields=[*_make_live(page, version, now), "updated_at"])
+                audit_record(
+                    action="page.published",
+                    organization_id=page.organization_id,
+                    target=page,
+                    changes={"version": version.number, "scheduled": True},
+                )
+            done["published"] += len(due)
+        if len(due) < batch:
+            break
+    while True:
+        with service_context(reason="sites: take expired pages down"):
+            expired = list(
+                Page.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(expire_at__lte=now, live_version__isnull=False)
+                .order_by("expire_at")[:batch]
+            )
+            for page in expired:
+                page.live_version = None
+                page.status = Page.Status.ARCHIVED
+                page.save(update_fields=["live_version", "status", "updated_at"])
+                audit_record(
+                    action="page.expired", organization_id=page.organization_id, target=page
+                )
+            done["expired"] += len(expired)
+        if len(expired) < batch:
+            break
+    return done
