@@ -175,6 +175,11 @@ EMAIL_CONFIG = env.email_url(
 )
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.test")
+# Base of every link in emails; by default this server as `make run` serves it.
+FRONTEND_URL = env.str(
+    "FRONTEND_URL",
+    default=f"http://{env.str('HOST', default='127.0.0.1')}:{env.str('PORT', default='8000')}",
+).rstrip("/")
 
 TASKS = {"default": {"BACKEND": "config.tasks.DatabaseBackend"}}
 
@@ -348,11 +353,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] |= {
     "mfa": env.str("THROTTLE_MFA", default="10/min"),
     "verify_email": env.str("THROTTLE_VERIFY_EMAIL", default="30/hour"),
 }
-# Base of every link in emails; by default this server as `make run` serves it.
-FRONTEND_URL = env.str(
-    "FRONTEND_URL",
-    default=f"http://{env.str('HOST', default='127.0.0.1')}:{env.str('PORT', default='8000')}",
-).rstrip("/")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 EMAIL_VERIFICATION_TTL = timedelta(days=env.int("EMAIL_VERIFICATION_TTL_DAYS", default=3))
 # What an account with an unverified email may not do yet: any of
