@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.utils import timezone
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
@@ -80,7 +81,7 @@ def hash_key(key: str) -> str:
 
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
 _KEY_USER_SQL = (
-    "SELECT k.id, k.organization_id, k.revoked, k.expired, "
+    "SELECT k.id, k.organization_id, k.revoked, k.expires_at, "
     f"{', '.join(f'u.{name}' for name in _USER_FIELDS)}"
     f" FROM app.api_key_authenticate(%s) k JOIN {User._meta.db_table} u ON u.id = k.created_by_id"
 )
@@ -98,8 +99,9 @@ class ApiKeyPrincipal:
         _require_transaction(using)
         with connections[using].cursor() as cursor:
             cursor.execute(
-                "SELECT organization_id, role, suspended FROM app.enter_org_with_key(%s::uuid, %s)",
-                [str(self.id), org_slug],
+                "SELECT organization_id, role, suspended"
+                " FROM app.enter_org_with_key(%s::uuid, %s, %s)",
+                [str(self.id), org_slug, timezone.now()],
             )
             row = cursor.fetchone()
         return OrgContext(*row) if row else None
@@ -129,12 +131,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("The API key is invalid.", code="api_key_invalid")
-        key_id, organization_id, revoked, expired, *user_row = row
+        key_id, organization_id, revoked, expires_at, *user_row = row
         if revoked:
             raise exceptions.AuthenticationFailed(
                 "The API key has been revoked.", code="api_key_revoked"
             )
-        if expired:
+        if expires_at is not None and expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed(
                 "The API key has expired.", code="api_key_expired"
             )

@@ -14,10 +14,11 @@ API keys as a database principal:
 * ``app.api_key_authenticate(hash)`` — the key row for a sha256 hash, read before any
   claim exists (authentication), answering only id, organization, creator, and whether
   it is revoked or expired;
-* ``app.enter_org_with_key(key, slug)`` — like ``app.enter_org``: claims the key's
+* ``app.enter_org_with_key(key, slug, now)`` — like ``app.enter_org``: claims the key's
   creator, the key (``app.api_key_id``) and the organization named by ``slug`` if it is
   the key's own; answers the *lower* of the key's role and the creator's current role,
   and records ``last_used_at`` at most once a minute;
+* ``app.enter_org`` (a person's entry) is replaced to drop any key claim too;
 * ``app.current_role()`` is replaced: with a key claimed, the role is capped by the
   key's role (and nothing once the key is revoked or expired), so every policy that
   asks for a role applies to a key exactly as to a member with that role. Without a
@@ -91,16 +92,40 @@ LANGUAGE sql STABLE SECURITY DEFINER {SECURE} AS $$
        AND m.user_id = NULLIF(current_setting('app.user_id', true), '')::uuid
 $$;
 
+-- The person's entry (organizations 0002) also drops any key claim, so a key claimed
+-- earlier in the same transaction never caps (or outlives into) a person's request.
+CREATE OR REPLACE FUNCTION app.enter_org(user_id uuid, org_slug text)
+RETURNS TABLE (organization_id uuid, role text, suspended boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER {SECURE} AS $$
+DECLARE
+    found_org uuid;
+    found_role text;
+    found_suspended boolean;
+BEGIN
+    PERFORM set_config('app.user_id', coalesce(user_id::text, ''), true);
+    PERFORM set_config('app.api_key_id', '', true);
+    SELECT o.id, m.role, o.suspended_at IS NOT NULL
+      INTO found_org, found_role, found_suspended
+      FROM organizations_organization o
+      JOIN organizations_membership m ON m.organization_id = o.id
+     WHERE o.slug = org_slug AND m.user_id = enter_org.user_id;
+    PERFORM set_config('app.org_id', coalesce(found_org::text, ''), true);
+    IF found_org IS NOT NULL THEN
+        RETURN QUERY SELECT found_org, found_role, found_suspended;
+    END IF;
+END
+$$;
+
 CREATE FUNCTION app.api_key_authenticate(key_hash text)
-RETURNS TABLE (id uuid, organization_id uuid, created_by_id uuid, revoked boolean, expired boolean)
+RETURNS TABLE (id uuid, organization_id uuid, created_by_id uuid, revoked boolean,
+               expires_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER {SECURE} AS $$
-    SELECT k.id, k.organization_id, k.created_by_id, k.revoked_at IS NOT NULL,
-           coalesce(k.expires_at, 'infinity') <= now()
+    SELECT k.id, k.organization_id, k.created_by_id, k.revoked_at IS NOT NULL, k.expires_at
       FROM integrations_apikey k
      WHERE k.hashed_key = key_hash
 $$;
 
-CREATE FUNCTION app.enter_org_with_key(key_id uuid, org_slug text)
+CREATE FUNCTION app.enter_org_with_key(key_id uuid, org_slug text, used_at timestamptz)
 RETURNS TABLE (organization_id uuid, role text, suspended boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER {SECURE} AS $$
 #variable_conflict use_column
@@ -128,9 +153,9 @@ BEGIN
     END IF;
     PERFORM set_config('app.org_id', coalesce(found_org::text, ''), true);
     IF found_org IS NOT NULL THEN
-        UPDATE integrations_apikey k SET last_used_at = now()
+        UPDATE integrations_apikey k SET last_used_at = used_at
          WHERE k.id = key_id
-           AND coalesce(k.last_used_at, '-infinity') < now() - interval '1 minute';
+           AND coalesce(k.last_used_at, '-infinity') < used_at - interval '1 minute';
         RETURN QUERY SELECT found_org, found_role, found_suspended;
     END IF;
 END
@@ -191,12 +216,33 @@ $$;
 
 REVOKE ALL ON FUNCTION app.lower_role(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.api_key_authenticate(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION app.enter_org_with_key(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app.enter_org_with_key(uuid, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.webhook_fan_out(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.webhook_due_count() FROM PUBLIC;
 """
 
 ORIGINAL_CURRENT_ROLE = r"""
+CREATE OR REPLACE FUNCTION app.enter_org(user_id uuid, org_slug text)
+RETURNS TABLE (organization_id uuid, role text, suspended boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    found_org uuid;
+    found_role text;
+    found_suspended boolean;
+BEGIN
+    PERFORM set_config('app.user_id', coalesce(user_id::text, ''), true);
+    SELECT o.id, m.role, o.suspended_at IS NOT NULL
+      INTO found_org, found_role, found_suspended
+      FROM organizations_organization o
+      JOIN organizations_membership m ON m.organization_id = o.id
+     WHERE o.slug = org_slug AND m.user_id = enter_org.user_id;
+    PERFORM set_config('app.org_id', coalesce(found_org::text, ''), true);
+    IF found_org IS NOT NULL THEN
+        RETURN QUERY SELECT found_org, found_role, found_suspended;
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION app.current_role() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT m.role
@@ -254,7 +300,7 @@ def _reverse() -> str:
         ORIGINAL_CURRENT_ROLE,
         "DROP FUNCTION IF EXISTS app.webhook_due_count();",
         "DROP FUNCTION IF EXISTS app.webhook_fan_out(uuid);",
-        "DROP FUNCTION IF EXISTS app.enter_org_with_key(uuid, text);",
+        "DROP FUNCTION IF EXISTS app.enter_org_with_key(uuid, text, timestamptz);",
         "DROP FUNCTION IF EXISTS app.api_key_authenticate(text);",
         "DROP FUNCTION IF EXISTS app.lower_role(text, text);",
         "DROP INDEX IF EXISTS userintegration_user_idx;",
