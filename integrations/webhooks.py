@@ -146,7 +146,7 @@ def enqueue_delivery(run_after: datetime | None = None) -> None:
 def due_count() -> int:
     """Deliveries due now, across tenants (no elevation needed: only a number)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT app.webhook_due_count()")
+        cursor.execute("SELECT app.webhook_due_count(%s)", [timezone.now()])
         return cursor.fetchone()[0]
 
 

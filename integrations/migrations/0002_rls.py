@@ -28,7 +28,7 @@ Webhooks: ``app.webhook_fan_out(audit_event_id)`` turns one committed audit even
 a message and one delivery per enabled endpoint of that organization subscribed to
 it — built from the audit row itself, so a caller can only re-send events that
 happened, to endpoints their organization configured (idempotent: one message per
-event). ``app.webhook_due_count()`` tells the worker whether there is anything to do
+event). ``app.webhook_due_count(at)`` tells the worker whether there is anything to do
 before it elevates.
 """
 
@@ -208,17 +208,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION app.webhook_due_count() RETURNS bigint
+CREATE FUNCTION app.webhook_due_count(at timestamptz) RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER {SECURE} AS $$
     SELECT count(*) FROM integrations_webhookdelivery d
-     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+     WHERE d.status = 'pending' AND d.next_attempt_at <= at
 $$;
 
 REVOKE ALL ON FUNCTION app.lower_role(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.api_key_authenticate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.enter_org_with_key(uuid, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app.webhook_fan_out(uuid) FROM PUBLIC;
-REVOKE ALL ON FUNCTION app.webhook_due_count() FROM PUBLIC;
+REVOKE ALL ON FUNCTION app.webhook_due_count(timestamptz) FROM PUBLIC;
 """
 
 ORIGINAL_CURRENT_ROLE = r"""
@@ -298,7 +298,7 @@ def _forward() -> str:
 def _reverse() -> str:
     sql = [
         ORIGINAL_CURRENT_ROLE,
-        "DROP FUNCTION IF EXISTS app.webhook_due_count();",
+        "DROP FUNCTION IF EXISTS app.webhook_due_count(timestamptz);",
         "DROP FUNCTION IF EXISTS app.webhook_fan_out(uuid);",
         "DROP FUNCTION IF EXISTS app.enter_org_with_key(uuid, text, timestamptz);",
         "DROP FUNCTION IF EXISTS app.api_key_authenticate(text);",
