@@ -20,7 +20,7 @@ from audit.models import AuditEvent
 from integrations import webhooks
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from organizations.tenancy import service_context
-from tests.integrations.support import connections_made, receiver, stub_dns  # noqa: F401
+from tests.integrations.support import receiver, stub_dns
 
 pytestmark = pytest.mark.django_db
 
