@@ -128,13 +128,19 @@ def test_platform_secrets_are_unreadable_by_the_app_role(personas):
         " updated_at) VALUES (gen_random_uuid(), 'x', 'y', now(), now())",
         "DELETE FROM integrations_platformsecret",
     ):
-        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
-        with connection.cursor() as cursor:
-            enter_org(personas.users["owner"].id, "acme")
-            cursor.execute("SELECT value_encrypted FROM integrations_platformsecret")
+        with (
+            pytest.raises(DatabaseError, match="permission denied"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
+    with (
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        enter_org(personas.users["owner"].id, "acme")
+        cursor.execute("SELECT value_encrypted FROM integrations_platformsecret")
 
 
 def test_secret_set_reads_the_value_from_stdin(personas):
