@@ -79,6 +79,13 @@ def hash_key(key: str) -> str:
 
 # --- authentication ---------------------------------------------------------------
 
+
+def _demo_key() -> str:
+    from integrations.seeding import DEMO_API_KEY
+
+    return DEMO_API_KEY
+
+
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
 _KEY_USER_SQL = (
     "SELECT k.id, k.organization_id, k.revoked, k.expires_at, "
@@ -125,6 +132,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not key.startswith(settings.API_KEY_PREFIX):
             return None  # a JWT: the next class decides
         if not is_well_formed(key):
+            raise exceptions.AuthenticationFailed("The API key is invalid.", code="api_key_invalid")
+        if settings.PRODUCTION and key == _demo_key():
             raise exceptions.AuthenticationFailed("The API key is invalid.", code="api_key_invalid")
         with connection.cursor() as cursor:
             cursor.execute(_KEY_USER_SQL, [hash_key(key)])
