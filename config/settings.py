@@ -301,6 +301,12 @@ OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=15.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1_048_576)
 WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
 WEBHOOK_DISABLE_AFTER = timedelta(days=5)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "ApiKeyRoleEnum": "integrations.models.API_KEY_ROLE_CHOICES",
+    "IntegrationStatusEnum": "integrations.models.Integration.Status",
+    "WebhookEndpointStatusEnum": "integrations.models.WebhookEndpoint.Status",
+    "WebhookDeliveryStatusEnum": "integrations.models.WebhookDelivery.Status",
+}
 
 # --- Security (production) -----------------------------------------------------
 if PRODUCTION:

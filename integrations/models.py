@@ -45,6 +45,11 @@ class Provider(models.TextChoices):
 
 # --- API keys ---------------------------------------------------------------------
 
+# A key's role: the org ladder without `billing` (a key never holds an off-ladder role).
+API_KEY_ROLE_CHOICES = [
+    (r.value, r.label) for r in (Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER)
+]
+
 
 class ApiKey(TenantModel):
     """A machine credential of one organization. Only a hash of the key is stored."""
@@ -52,9 +57,7 @@ class ApiKey(TenantModel):
     KEY_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER, Role.VIEWER)
 
     name = models.CharField(max_length=100)
-    role = models.CharField(
-        max_length=10, choices=[(r.value, r.label) for r in KEY_ROLES], default=Role.MEMBER
-    )
+    role = models.CharField(max_length=10, choices=API_KEY_ROLE_CHOICES, default=Role.MEMBER)
     scopes = ArrayField(models.CharField(max_length=60), default=list, blank=True, size=50)
     prefix = models.CharField(max_length=16)
     last_four = models.CharField(max_length=4)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
 from integrations.models import (
+    API_KEY_ROLE_CHOICES,
     ApiKey,
     Integration,
     Provider,
@@ -56,7 +57,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 class ApiKeyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=[r.value for r in ApiKey.KEY_ROLES], default="member")
+    role = serializers.ChoiceField(choices=API_KEY_ROLE_CHOICES, default="member")
     scopes = serializers.ListField(
         child=serializers.CharField(max_length=60), required=False, max_length=50
     )
