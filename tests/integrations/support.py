@@ -100,17 +100,26 @@ def stub_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
 
 @pytest.fixture
 def connections_made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket tried to connect to during the test."""
+    """Every address a socket tried to connect to during the test. Only 127.0.0.1 is
+    really connected to: anything else is recorded and refused here, so even broken
+    code under test sends no packet anywhere else."""
     made: list[Any] = []
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
+    def _loopback(address: Any) -> bool:
+        return isinstance(address, tuple) and address[0] == "127.0.0.1"
+
     def connect(self: socket.socket, address: Any) -> Any:
         made.append(address)
+        if not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
         return real_connect(self, address)
 
     def connect_ex(self: socket.socket, address: Any) -> Any:
         made.append(address)
+        if not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
         return real_connect_ex(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
