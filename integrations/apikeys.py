@@ -73,6 +73,21 @@ def is_well_formed(key: str) -> bool:
     return secrets.compare_digest(checksum(body[:RANDOM_LENGTH]), body[RANDOM_LENGTH:])
 
 
+def scope_covers(scope: str, action: str) -> bool:
+    if scope == "*":
+        return True
+    if scope.endswith(".*"):
+        return action.startswith(scope[:-1])
+    return scope == action
+
+
+def valid_scope(scope: str) -> bool:
+    """``*``, an action of the permission matrix, or ``<prefix>.*`` covering one."""
+    from organizations.permissions import MATRIX
+
+    return any(scope_covers(scope, action) for action in MATRIX)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -88,7 +103,7 @@ def _demo_key() -> str:
 
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
 _KEY_USER_SQL = (
-    "SELECT k.id, k.organization_id, k.revoked, k.expires_at, "
+    "SELECT k.id, k.organization_id, k.revoked, k.expires_at, k.scopes, "
     f"{', '.join(f'u.{name}' for name in _USER_FIELDS)}"
     f" FROM app.api_key_authenticate(%s) k JOIN {User._meta.db_table} u ON u.id = k.created_by_id"
 )
@@ -100,6 +115,12 @@ class ApiKeyPrincipal:
 
     id: uuid.UUID
     organization_id: uuid.UUID
+    scopes: tuple[str, ...] = ()
+
+    def allows_action(self, action: str) -> bool:
+        """Whether the key's scopes cover ``action``; no scopes = every action its role
+        allows. A scope is an action (``project.list``) or a prefix (``project.*``)."""
+        return not self.scopes or any(scope_covers(scope, action) for scope in self.scopes)
 
     def enter_org(self, org_slug: str, *, using: str = DEFAULT_DB_ALIAS) -> OrgContext | None:
         """Claim the key (and its creator) in ``org_slug`` if it is the key's organization."""
@@ -140,7 +161,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("The API key is invalid.", code="api_key_invalid")
-        key_id, organization_id, revoked, expires_at, *user_row = row
+        key_id, organization_id, revoked, expires_at, scopes, *user_row = row
         if revoked:
             raise exceptions.AuthenticationFailed(
                 "The API key has been revoked.", code="api_key_revoked"
@@ -154,7 +175,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The key's creator is disabled.", code="api_key_invalid"
             )
-        principal = ApiKeyPrincipal(id=key_id, organization_id=organization_id)
+        principal = ApiKeyPrincipal(
+            id=key_id, organization_id=organization_id, scopes=tuple(scopes or ())
+        )
         user.api_key = principal  # the audit trail names the key as the actor
         return user, principal
 

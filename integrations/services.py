@@ -19,7 +19,7 @@ from accounts.models import User
 from audit.services import audit_record
 from config.errors import Conflict, Invalid
 from integrations import crypto, outbound, webhooks
-from integrations.apikeys import generate_key, hash_key
+from integrations.apikeys import generate_key, hash_key, valid_scope
 from integrations.models import (
     ApiKey,
     Integration,
@@ -63,6 +63,12 @@ def api_key_create(
             "A key's role cannot be higher than yours.",
             code="role_too_high",
             details={"role": [f"At most {actor_role}."]},
+        )
+    bad_scopes = [s for s in scopes or [] if not valid_scope(s)]
+    if bad_scopes:
+        raise Invalid(
+            "Unknown scopes.",
+            details={"scopes": [f"Not an action or action prefix: {s}" for s in bad_scopes]},
         )
     if expires_at is not None and expires_at <= timezone.now():
         raise Invalid(

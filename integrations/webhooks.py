@@ -207,6 +207,9 @@ def attempt(delivery: WebhookDelivery) -> WebhookAttempt:
             error = exc.message
         except outbound.OutboundError as exc:
             error = str(exc)
+        except Exception:  # a bug or an unreadable secret must not wedge the queue
+            logger.exception("webhook delivery %s failed unexpectedly", delivery.id)
+            error = "Internal error while sending."
     record = WebhookAttempt.objects.create(
         organization_id=delivery.organization_id,
         delivery_id=delivery.id,

@@ -245,7 +245,11 @@ def grant_runtime_privileges(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> No
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(to_roles),
         sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(to_roles),
     ]
+    with connections[using].cursor() as cursor:
+        existing = set(connections[using].introspection.table_names(cursor))
     for model in apps.get_models():
+        if model._meta.db_table not in existing:
+            continue  # e.g. after migrating an app back to zero
         if getattr(model, "append_only", False):
             statements.append(
                 sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(

@@ -4,7 +4,8 @@ Policies (no OR anywhere; every one anchored to the current organization):
 
 * ``integrations_apikey`` and the webhook tables: owners and admins only;
 * ``integrations_integration``: members and up read, owners and admins write;
-* ``integrations_userintegration``: the row's own user only — not even an owner;
+* ``integrations_userintegration``: the row's own user only — not even an owner, and
+  not an API key its user created (``app.current_api_key_id()`` must be NULL);
 * ``integrations_webhookattempt``: append-only (no UPDATE/DELETE grant, no policy);
 * ``integrations_platformsecret``: no RLS, because the app role has no privilege on
   it at all (``service_only``, see ``grant_runtime_privileges``).
@@ -12,8 +13,8 @@ Policies (no OR anywhere; every one anchored to the current organization):
 API keys as a database principal:
 
 * ``app.api_key_authenticate(hash)`` — the key row for a sha256 hash, read before any
-  claim exists (authentication), answering only id, organization, creator, and whether
-  it is revoked or expired;
+  claim exists (authentication), answering only id, organization, creator, scopes, and
+  whether it is revoked or when it expires;
 * ``app.enter_org_with_key(key, slug, now)`` — like ``app.enter_org``: claims the key's
   creator, the key (``app.api_key_id``) and the organization named by ``slug`` if it is
   the key's own; answers the *lower* of the key's role and the creator's current role,
@@ -55,17 +56,27 @@ IN_ORG = "organization_id = (SELECT app.current_org_id())"
 ADMIN = "(SELECT app.has_role('{owner,admin}'))"
 MEMBER = "(SELECT app.has_role('{owner,admin,member}'))"
 ME = "user_id = (SELECT app.current_user_id())"
+# A person's own keys are theirs, not their organization's machines'.
+NO_KEY = "(SELECT app.current_api_key_id()) IS NULL"
 
 # table -> (select, insert, update, delete); None = no policy (denied)
 POLICIES = {
     "integrations_apikey": (*[f"{IN_ORG} AND {ADMIN}"] * 4,),
     "integrations_integration": (f"{IN_ORG} AND {MEMBER}", *[f"{IN_ORG} AND {ADMIN}"] * 3),
-    "integrations_userintegration": (*[f"{IN_ORG} AND {ME}"] * 4,),
+    "integrations_userintegration": (*[f"{IN_ORG} AND {ME} AND {NO_KEY}"] * 4,),
     "integrations_webhookendpoint": (*[f"{IN_ORG} AND {ADMIN}"] * 4,),
     "integrations_webhookmessage": (*[f"{IN_ORG} AND {ADMIN}"] * 4,),
     "integrations_webhookdelivery": (*[f"{IN_ORG} AND {ADMIN}"] * 4,),
     "integrations_webhookattempt": (f"{IN_ORG} AND {ADMIN}", f"{IN_ORG} AND {ADMIN}", None, None),
 }
+
+HELPERS = r"""
+CREATE FUNCTION app.current_api_key_id() RETURNS uuid
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+    SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid
+$$;
+REVOKE ALL ON FUNCTION app.current_api_key_id() FROM PUBLIC;
+"""
 
 FUNCTIONS = rf"""
 CREATE FUNCTION app.lower_role(a text, b text) RETURNS text
@@ -118,9 +129,10 @@ $$;
 
 CREATE FUNCTION app.api_key_authenticate(key_hash text)
 RETURNS TABLE (id uuid, organization_id uuid, created_by_id uuid, revoked boolean,
-               expires_at timestamptz)
+               expires_at timestamptz, scopes varchar[])
 LANGUAGE sql STABLE SECURITY DEFINER {SECURE} AS $$
-    SELECT k.id, k.organization_id, k.created_by_id, k.revoked_at IS NOT NULL, k.expires_at
+    SELECT k.id, k.organization_id, k.created_by_id, k.revoked_at IS NOT NULL, k.expires_at,
+           k.scopes
       FROM integrations_apikey k
      WHERE k.hashed_key = key_hash
 $$;
@@ -258,7 +270,7 @@ def _short(table: str) -> str:
 
 
 def _forward() -> str:
-    sql = []
+    sql = [HELPERS]
     for table, refs in REFERENCES.items():
         short = _short(table)
         sql.append(
@@ -305,6 +317,7 @@ def _reverse() -> str:
         "DROP FUNCTION IF EXISTS app.lower_role(text, text);",
         "DROP INDEX IF EXISTS userintegration_user_idx;",
     ]
+    tail = ["DROP FUNCTION IF EXISTS app.current_api_key_id();"]
     for table, refs in REFERENCES.items():
         short = _short(table)
         for policy in ("select", "insert", "update", "delete"):
@@ -317,7 +330,7 @@ def _reverse() -> str:
                 f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {short}_{column.removesuffix('_id')}_fk;"
             )
         sql.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {short}_org_fk;")
-    return "\n".join(sql)
+    return "\n".join(sql + tail)
 
 
 class Migration(migrations.Migration):

@@ -91,6 +91,12 @@ class OrgScopedAPIView(ScopedAPIView):
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")
+        principal_allows = getattr(request.auth, "allows_action", None)
+        if principal_allows is not None and not principal_allows(action):
+            # An API key limited by scopes (integrations.apikeys.ApiKeyPrincipal).
+            raise exceptions.PermissionDenied(
+                "This API key's scopes do not cover this.", code="api_key_scope"
+            )
         self.authorize(request, action, kwargs)
         if org.suspended and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(

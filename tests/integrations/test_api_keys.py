@@ -318,3 +318,46 @@ def test_a_key_of_a_creator_who_left_is_404(personas):
     with service_context(reason="test"):
         personas.membership("admin").delete()
     assert _key_client(key).get("/api/v1/orgs/acme/projects/").status_code == 404
+
+
+def test_scopes_limit_a_key_to_the_actions_they_name(personas):
+    with service_context(reason="test"):
+        make_project(personas.org, personas.users["owner"], "alpha")
+    key = _create(personas, role="admin", scopes=["project.list", "project.view"])["key"]
+    client = _key_client(key)
+    assert client.get("/api/v1/orgs/acme/projects/").status_code == 200
+    assert client.get("/api/v1/orgs/acme/projects/alpha/").status_code == 200
+    refused = client.post("/api/v1/orgs/acme/projects/", {"name": "x"}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "api_key_scope"
+    assert client.get("/api/v1/orgs/acme/members/").status_code == 403
+
+
+def test_a_prefix_scope_covers_its_actions(personas):
+    key = _create(personas, scopes=["project.*"])["key"]
+    client = _key_client(key)
+    assert (
+        client.post("/api/v1/orgs/acme/projects/", {"name": "x"}, format="json").status_code == 201
+    )
+    assert client.get("/api/v1/orgs/acme/members/").status_code == 403
+
+
+def test_unknown_scopes_are_refused(personas):
+    response = personas.client("admin").post(
+        "/api/v1/orgs/acme/api-keys/", {"name": "x", "scopes": ["projects.read"]}, format="json"
+    )
+    assert response.status_code == 400
+
+
+def test_a_key_cannot_use_or_see_its_creators_own_provider_keys(personas):
+    from tests.integrations.makers import user_integration_name
+
+    user_integration_name(personas)  # admin (the key's creator) has one
+    key = _create(personas, role="admin")["key"]
+    client = _key_client(key)
+    assert client.get("/api/v1/orgs/acme/user-integrations/").json()["results"] == []
+    assert client.get("/api/v1/orgs/acme/user-integrations/my-ai/").status_code == 404
+    assert (
+        personas.client("admin").get("/api/v1/orgs/acme/user-integrations/my-ai/").status_code
+        == 200
+    )

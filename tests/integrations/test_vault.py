@@ -197,3 +197,23 @@ def test_rotate_command_runs_quietly_off_a_terminal(personas):
     call_command("rotate_integration_keys", stdout=out, stderr=err)
     assert "Re-encrypted" in out.getvalue()
     assert "re-encrypting" not in err.getvalue()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_rls_check_reports_a_grant_on_a_service_only_table():
+    from django.conf import settings as django_settings
+    from django.db import connections
+
+    from organizations.rls.checks import run_checks
+
+    owner = connections["owner"]
+    app_role = django_settings.DB_APP_ROLE
+    assert "integrations_platformsecret" not in {p.obj for p in run_checks()}
+    with owner.cursor() as cursor:
+        cursor.execute(f'GRANT SELECT ON integrations_platformsecret TO "{app_role}"')
+    try:
+        codes = {(p.code, p.obj) for p in run_checks()}
+        assert ("service_only_granted", "integrations_platformsecret") in codes
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute(f'REVOKE ALL ON integrations_platformsecret FROM "{app_role}"')
