@@ -258,23 +258,17 @@ def test_last_used_is_written_at_most_once_a_minute(personas):
     assert last_used() > first
 
 
-def test_a_key_is_throttled_on_its_own(personas, settings):
-    from rest_framework.settings import api_settings
-
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "api_key": "3/min"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+def test_a_key_is_throttled_on_its_own(personas, monkeypatch):
     from rest_framework import throttling
 
-    throttling.SimpleRateThrottle.THROTTLE_RATES = rates
-    try:
-        key = _create(personas)["key"]
-        client = _key_client(key)
-        codes = [client.get("/api/v1/orgs/acme/projects/").status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429]
-        # the creator's own (JWT) requests are not in the key's bucket
-        assert personas.client("admin").get("/api/v1/orgs/acme/projects/").status_code == 200
-    finally:
-        throttling.SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    rates = {**throttling.SimpleRateThrottle.THROTTLE_RATES, "api_key": "3/min"}
+    monkeypatch.setattr(throttling.SimpleRateThrottle, "THROTTLE_RATES", rates)
+    key = _create(personas)["key"]
+    client = _key_client(key)
+    codes = [client.get("/api/v1/orgs/acme/projects/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    # the creator's own (JWT) requests are not in the key's bucket
+    assert personas.client("admin").get("/api/v1/orgs/acme/projects/").status_code == 200
 
 
 def test_a_key_request_costs_the_same_queries_as_a_jwt_request(personas):
