@@ -152,3 +152,24 @@ def test_the_scheduler_skips_a_page_another_transaction_holds(personas):
     assert not blocked, "the scheduler waited for a row another transaction holds"
     assert results == [{"published": 0, "expired": 0}]
     assert publish_due(now=later) == {"published": 1, "expired": 0}
+
+
+@pytest.mark.django_db
+def test_a_suspended_organization_s_scheduled_page_waits_until_it_is_lifted(personas):
+    """Suspension stops background writes too (issue 10, finding 6)."""
+    from organizations.services import organization_set_suspended
+    from organizations.tenancy import service_context
+
+    owner, staff = personas.users["owner"], personas.users["admin"]
+    with time_machine.travel(NOW, tick=False):
+        site = make_site(personas.org, owner)
+        page = make_page(site, owner)
+        publish(site, page, owner, go_live_at=NOW + timedelta(hours=1))
+    with service_context(reason="test: suspend"):
+        organization_set_suspended(actor=staff, organization=personas.org, suspended=True)
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        assert publish_due() == {"published": 0, "expired": 0}
+        assert get(Page, id=page.id).live_version_id is None
+        with service_context(reason="test: lift"):
+            organization_set_suspended(actor=staff, organization=personas.org, suspended=False)
+        assert publish_due() == {"published": 1, "expired": 0}
