@@ -11,8 +11,8 @@ enforces what the design promises. Checked:
   (``app.current_org_id()`` & co.), so a missing claim admits nothing;
 * no policy uses ``OR`` (it turns index scans into sequential scans);
 * only the organization and membership tables may admit "any of the user's
-  organizations" (``app.user_org_ids()``); a tenant table admits the current
-  organization only;
+  organizations" (``app.user_org_ids()``), and only to read; a tenant table
+  admits the current organization only;
 * the runtime role is not superuser, not BYPASSRLS, owns nothing, cannot
   TRUNCATE; append-only tables are read from the database — the runtime roles'
   grants and the tables' policies — and must agree with the models'
@@ -219,12 +219,16 @@ def _any_org_policy_problems(using: str) -> list[Problem]:
     with connections[using].cursor() as cursor:
         cursor.execute(
             """
-            SELECT tablename, policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '')
+            SELECT tablename, policyname, cmd,
+                   coalesce(qual, '') || ' ' || coalesce(with_check, '')
               FROM pg_policies WHERE schemaname = 'public' ORDER BY tablename, policyname
             """
         )
-        for table, policy, text in cursor.fetchall():
-            if table not in ANY_ORG_TABLES and ANY_ORG_HELPER.search(text):
+        for table, policy, command, text in cursor.fetchall():
+            # Even those two tables list across orgs only for reading: a write policy
+            # admitting any of my orgs would let me move a row into another org.
+            allowed = table in ANY_ORG_TABLES and command == "SELECT"
+            if not allowed and ANY_ORG_HELPER.search(text):
                 problems.append(
                     Problem(
                         "policy_any_org",

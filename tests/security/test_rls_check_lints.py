@@ -137,6 +137,7 @@ def test_rls_check_fails_on_a_tenant_policy_admitting_any_of_my_orgs():
     assert ("policy_any_org", "rogue_notes.notes_update") in found
     assert ("policy_any_org", "rogue_notes.notes_insert") not in found
     # The two tables allowed to list "my organizations" do so today and pass.
+    assert ("policy_any_org", "organizations_membership.membership_select") not in found
     assert not {obj for code, obj in found if code == "policy_any_org"} - {
         "rogue_notes.notes_select",
         "rogue_notes.notes_update",
@@ -192,3 +193,16 @@ def test_rls_check_fails_when_the_model_flag_is_set_but_the_database_disagrees(m
     found = _found()
     assert ("append_only_writable", "projects_job") in found
     assert ("append_only_mismatch", "projects_job") in found
+
+
+def test_rls_check_allows_any_of_my_orgs_on_memberships_only_for_reading():
+    any_org = "organization_id = ANY ((SELECT app.user_org_ids())::uuid[])"
+    with _owner_sql(
+        [
+            "CREATE POLICY rogue_move ON organizations_membership FOR UPDATE"
+            f" USING (organization_id = (SELECT app.current_org_id())) WITH CHECK ({any_org})"
+        ],
+        ["DROP POLICY rogue_move ON organizations_membership"],
+    ):
+        found = _found()
+    assert ("policy_any_org", "organizations_membership.rogue_move") in found
