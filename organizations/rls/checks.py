@@ -14,9 +14,10 @@ enforces what the design promises. Checked:
   organizations" (``app.user_org_ids()``), and only to read; a tenant table
   admits the current organization only;
 * the runtime role is not superuser, not BYPASSRLS, owns nothing, cannot
-  TRUNCATE; append-only tables are read from the database — the runtime roles'
-  grants and the tables' policies — and must agree with the models'
-  ``append_only`` flag (neither runtime role may UPDATE/DELETE one);
+  TRUNCATE; append-only is read from the database's grants too: neither
+  runtime role (login or service) may UPDATE/DELETE a table whose model says
+  ``append_only``, and a table the grants make append-only must say so in its
+  model;
 * views are ``security_invoker``; every function in ``app`` and ``public``
   has a fixed ``search_path`` that is empty or ends with ``pg_temp`` (else a
   temporary table of the caller's would shadow ours); SECURITY DEFINER
@@ -266,21 +267,6 @@ def _duplicate_index_problems(using: str) -> list[Problem]:
         ]
 
 
-def _append_only_by_policy(using: str) -> set[str]:
-    """Tables under RLS that no policy lets anyone UPDATE or DELETE."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relrowsecurity
-               AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)
-               AND NOT EXISTS (SELECT 1 FROM pg_policy p
-                                WHERE p.polrelid = c.oid AND p.polcmd IN ('w', 'd', '*'))
-            """
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
     facts = connection_role_facts(using)
     role = facts["role"]
@@ -295,7 +281,6 @@ def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
         )
     models = {m._meta.db_table: m for m in apps.get_models()}
     flagged = {t for t, m in models.items() if getattr(m, "append_only", False)}
-    by_policy = _append_only_by_policy(using)
     # Both runtime roles: the login role, and the service role it elevates to.
     runtime = [role, *(r for r in runtime_roles() if r != role)]
     with connections[using].cursor() as cursor:
@@ -318,25 +303,24 @@ def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
                 problems.append(Problem("role_can_truncate", table, f"{grantee} may TRUNCATE"))
             if changes:
                 writable.setdefault(table, set()).add(grantee)
-    for table in sorted(flagged | by_policy):
+    for table in sorted(flagged):
         if writable.get(table):
             who = ", ".join(sorted(writable[table]))
-            why = "the model says append_only" if table in flagged else "no policy allows it"
             problems.append(
-                Problem("append_only_writable", table, f"{who} may UPDATE or DELETE ({why})")
+                Problem("append_only_writable", table, f"{who} may UPDATE or DELETE it")
             )
-    # The database's view of append-only (no UPDATE/DELETE grant for either runtime
-    # role, or no policy for them) and the models' flag must say the same thing.
+    # Append-only as the grants say it (no UPDATE/DELETE for either runtime role) must
+    # be what the model says too: a table made read-only by hand, or a flag the grants
+    # never followed, is reported.
     by_grants = {t for t in models if t in tables and not writable.get(t)}
-    for table in sorted((by_grants | by_policy) ^ flagged):
-        if table not in models:
-            continue
-        if table in flagged:
-            detail = "the model says append_only but the database lets the runtime roles change it"
-        else:
-            source = "grants" if table in by_grants else "policies"
-            detail = f"the database's {source} make it append-only but the model does not say so"
-        problems.append(Problem("append_only_mismatch", table, detail))
+    for table in sorted(by_grants - flagged):
+        problems.append(
+            Problem(
+                "append_only_mismatch",
+                table,
+                "the runtime roles may not UPDATE/DELETE it but the model is not append_only",
+            )
+        )
     return problems
 
 
