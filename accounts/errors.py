@@ -14,4 +14,5 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "mfa_already_enabled": (409, "Two-factor authentication is already on."),
     "mfa_not_enrolled": (409, "Two-factor authentication is not on, or enrollment not started."),
     "mfa_required": (403, "Two-factor authentication is required (organization or setting)."),
+    "cannot_deactivate_self": (403, "Staff cannot deactivate their own account (admin)."),
 }

@@ -25,15 +25,11 @@ from billing.models import (
     SubscriptionEvent,
 )
 from billing.sync import billing_sync
-from config.admin import apply_to_each
+from config.admin import ActionsOnlyAdmin, apply_to_each
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class _ReadOnlyAdmin(ActionsOnlyAdmin):
+    """Stripe (or the insert-only history) is the source of truth: a read-only page."""
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
@@ -100,6 +96,7 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(_ReadOnlyAdmin):
+    list_select_related = ["organization"]
     list_display = [
         "organization",
         "plan_code",

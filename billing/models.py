@@ -16,7 +16,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from organizations.models import TenantModel
+from organizations.models import Organization, TenantModel
 
 # The metric names the API, the plans and the quotas share.
 METRICS: tuple[str, ...] = (
@@ -68,6 +68,15 @@ class Plan(models.Model):
 class Subscription(TenantModel):
     """One per organization. Written only by the webhook/sync path (service context)."""
 
+    # The one-per-organization unique index serves every look-up by organization.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
     class Status(models.TextChoices):
         TRIALING = "trialing"
         ACTIVE = "active"
@@ -105,7 +114,7 @@ class Subscription(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.organization_id}: {self.plan_code} ({self.status})"
+        return f"{self.organization.name}: {self.plan_code} ({self.status})"
 
 
 class SubscriptionEvent(TenantModel):

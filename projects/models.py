@@ -236,9 +236,8 @@ class SnapshotEntry(TenantModel):
                 fields=["organization", "snapshot", "file"], name="snapshotentry_unique_file"
             ),
         ]
-        indexes = [
-            models.Index(fields=["organization", "snapshot"], name="snapshotentry_snapshot_idx")
-        ]
+        # NOTE: no (organization, snapshot) index here: the composite foreign key's
+        # index ``snapshotentry_snapshot_id_fk_idx`` (0002_rls) is that index.
 
     def __str__(self) -> str:
         return f"{self.file.path} r{self.revision.number} in {self.snapshot.name}"

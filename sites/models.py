@@ -208,7 +208,6 @@ class Page(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "site", "path"], name="page_site_path_idx"),
             models.Index(
                 fields=["go_live_at"],
                 condition=models.Q(scheduled_version__isnull=False),

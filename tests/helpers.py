@@ -101,3 +101,29 @@ def service_context_cursor() -> Any:
     from django.db import connection
 
     return connection.cursor()
+
+
+@dataclass
+class TwoOrgs:
+    """A user in two organizations, each with rows in every tenant table.
+
+    ``user`` (``dual@acme.test``) is an **admin** of ``first`` (``acme``, the
+    usual personas' org) and a **member** of ``second.org`` (``initech``, a
+    full second set of personas). Admin in the first so every write policy of
+    that org admits them; member in the second so that org is among
+    ``app.user_org_ids()``: exactly the user an "any of my organizations"
+    policy would let read or move rows across.
+    """
+
+    first: Personas
+    second: Personas
+    user: User
+
+
+def make_two_org_persona(personas: Personas, *, second_slug: str = "initech") -> TwoOrgs:
+    second = make_personas(second_slug, other_slug=f"{second_slug}-rival")
+    user = make_user(f"dual@{personas.org.slug}.test")
+    with service_context(reason="test fixture"):
+        Membership.objects.create(organization=personas.org, user=user, role=Role.ADMIN)
+        Membership.objects.create(organization=second.org, user=user, role=Role.MEMBER)
+    return TwoOrgs(first=personas, second=second, user=user)

@@ -294,6 +294,7 @@ class Migration(migrations.Migration):
                     "organization",
                     models.ForeignKey(
                         db_constraint=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="organizations.organization",

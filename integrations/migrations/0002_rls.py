@@ -72,7 +72,7 @@ POLICIES = {
 
 HELPERS = r"""
 CREATE FUNCTION app.current_api_key_id() RETURNS uuid
-LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid
 $$;
 REVOKE ALL ON FUNCTION app.current_api_key_id() FROM PUBLIC;
@@ -80,7 +80,7 @@ REVOKE ALL ON FUNCTION app.current_api_key_id() FROM PUBLIC;
 
 FUNCTIONS = rf"""
 CREATE FUNCTION app.lower_role(a text, b text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN ra IS NULL OR rb IS NULL THEN NULL WHEN ra <= rb THEN a ELSE b END
       FROM (SELECT array_position(ARRAY['viewer', 'member', 'admin', 'owner'], a) AS ra,
                    array_position(ARRAY['viewer', 'member', 'admin', 'owner'], b) AS rb) r

@@ -12,10 +12,19 @@ enforces what the design promises. Checked:
 * no policy uses ``OR`` (it turns index scans into sequential scans);
 * service-only tables (models with ``service_only = True``: installation secrets)
   grant the app role nothing at all; they are not guarded by RLS but by privileges;
+* only the organization and membership tables may admit "any of the user's
+  organizations" (``app.user_org_ids()``), and only to read; a tenant table
+  admits the current organization only;
 * the runtime role is not superuser, not BYPASSRLS, owns nothing, cannot
-  TRUNCATE, and cannot UPDATE/DELETE append-only tables;
-* views are ``security_invoker``; SECURITY DEFINER functions pin
-  ``search_path`` and are not executable by PUBLIC;
+  TRUNCATE; append-only is read from the database's grants too: neither
+  runtime role (login or service) may UPDATE/DELETE a table whose model says
+  ``append_only``, and a table the grants make append-only must say so in its
+  model;
+* views are ``security_invoker``; every function in ``app`` and ``public``
+  has a fixed ``search_path`` that is empty or ends with ``pg_temp`` (else a
+  temporary table of the caller's would shadow ours); SECURITY DEFINER
+  functions are not executable by PUBLIC;
+* no two indexes of a table are the same (columns, expressions, predicate);
 * as the runtime role, with no claim and with empty claims, every guarded
   table answers zero rows.
 """
@@ -30,7 +39,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from organizations.tenancy import connection_role_facts
+from organizations.tenancy import connection_role_facts, runtime_roles
 
 # Tables of our own apps that are global on purpose, and why.
 GLOBAL_TABLES: dict[str, str] = {
@@ -47,6 +56,12 @@ GLOBAL_TABLES: dict[str, str] = {
 }
 
 CLAIM_HELPERS = re.compile(r"app\.(current_org_id|user_org_ids|current_user_id)\(\)")
+
+# The only tables whose policies may admit any of the user's organizations: "my
+# organizations" and "my memberships" are listed across orgs on purpose. Every other
+# tenant table admits the current organization only.
+ANY_ORG_TABLES = frozenset({"organizations_organization", "organizations_membership"})
+ANY_ORG_HELPER = re.compile(r"app\.user_org_ids\(\)")
 
 
 @dataclass(frozen=True)
@@ -149,26 +164,122 @@ def run_checks(using: str = DEFAULT_DB_ALIAS) -> list[Problem]:
         for (view,) in cursor.fetchall():
             problems.append(Problem("view_not_invoker", view, "view is not security_invoker"))
 
+    problems += _function_problems(using)
+    problems += _any_org_policy_problems(using)
+    problems += _duplicate_index_problems(using)
+    problems += _runtime_role_problems(tables, using)
+    problems += _zero_rows_without_claims(tables, using)
+    return problems
+
+
+def _search_path_of(config: list[str] | None) -> list[str] | None:
+    """The schemas of a function's ``SET search_path``, or None if it sets none."""
+    for entry in config or []:
+        name, _, value = entry.partition("=")
+        if name == "search_path":
+            schemas = [part.strip().strip('"') for part in value.split(",")]
+            return [schema for schema in schemas if schema]
+    return None
+
+
+def _function_problems(using: str) -> list[Problem]:
+    """Every function of ours pins ``search_path``, with ``pg_temp`` last (or nothing).
+
+    Without ``pg_temp`` in the list PostgreSQL searches the caller's temporary
+    schema *first* for tables and types: a SECURITY DEFINER function reading
+    ``organizations_membership`` would read the caller's temporary table of
+    that name. An invoker function used by a policy is as exposed (its answer
+    decides the policy), so the rule is the same for both kinds.
+    """
+    problems = []
+    with connections[using].cursor() as cursor:
         cursor.execute(
             """
-            SELECT p.oid::regprocedure::text,
-                   coalesce(array_to_string(p.proconfig, ','), '') LIKE '%%search_path=%%',
+            SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig,
                    EXISTS (SELECT 1
                              FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname IN ('public', 'app') AND p.prosecdef
+             WHERE n.nspname IN ('public', 'app')
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                  AND d.deptype = 'e')
+             ORDER BY 1
             """
         )
-        for func, pinned, public_exec in cursor.fetchall():
-            if not pinned:
-                problems.append(Problem("definer_search_path", func, "search_path is not fixed"))
-            if public_exec:
-                problems.append(Problem("definer_public_execute", func, "PUBLIC may execute it"))
-
-    problems += _runtime_role_problems(tables, using)
-    problems += _zero_rows_without_claims(tables, using)
+        rows = cursor.fetchall()
+    for func, definer, config, public_exec in rows:
+        kind = "SECURITY DEFINER function" if definer else "function"
+        path = _search_path_of(config)
+        if path is None:
+            problems.append(
+                Problem("function_search_path_mutable", func, f"{kind} has no fixed search_path")
+            )
+        elif path and path[-1] != "pg_temp":
+            problems.append(
+                Problem(
+                    "definer_search_path_temp" if definer else "function_search_path_temp",
+                    func,
+                    f"{kind}'s search_path {', '.join(path)} does not end with pg_temp"
+                    " (a temporary table would be searched first)",
+                )
+            )
+        if definer and public_exec:
+            problems.append(Problem("definer_public_execute", func, "PUBLIC may execute it"))
     return problems
+
+
+def _any_org_policy_problems(using: str) -> list[Problem]:
+    """A tenant table admits the current organization, not "any of mine"."""
+    problems = []
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT tablename, policyname, cmd,
+                   coalesce(qual, '') || ' ' || coalesce(with_check, '')
+              FROM pg_policies WHERE schemaname = 'public' ORDER BY tablename, policyname
+            """
+        )
+        for table, policy, command, text in cursor.fetchall():
+            # Even those two tables list across orgs only for reading: a write policy
+            # admitting any of my orgs would let me move a row into another org.
+            allowed = table in ANY_ORG_TABLES and command == "SELECT"
+            if not allowed and ANY_ORG_HELPER.search(text):
+                problems.append(
+                    Problem(
+                        "policy_any_org",
+                        f"{table}.{policy}",
+                        "admits any of the user's organizations (app.user_org_ids());"
+                        " a tenant table must admit the current organization only",
+                    )
+                )
+    return problems
+
+
+def _duplicate_index_problems(using: str) -> list[Problem]:
+    """Two indexes of one table on the same keys, expressions and predicate."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.indrelid::regclass::text,
+                   array_agg(i.indexrelid::regclass::text ORDER BY i.indexrelid::regclass::text)
+              FROM pg_index i
+              JOIN pg_class c ON c.oid = i.indrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_class ic ON ic.oid = i.indexrelid
+             WHERE n.nspname IN ('public', 'app')
+             GROUP BY i.indrelid, ic.relam, i.indkey::text, i.indclass::text,
+                      i.indcollation::text, i.indoption::text,
+                      coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
+                      coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+            HAVING count(*) > 1
+             ORDER BY 1, 2
+            """
+        )
+        return [
+            Problem("duplicate_index", table, f"identical indexes: {', '.join(indexes)}")
+            for table, indexes in cursor.fetchall()
+        ]
 
 
 def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
@@ -183,17 +294,23 @@ def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
         problems.append(
             Problem("role_owns_tables", role, f"owns {facts['owned_relations']} relation(s)")
         )
-    append_only = [m._meta.db_table for m in apps.get_models() if getattr(m, "append_only", False)]
+    models = {m._meta.db_table: m for m in apps.get_models()}
+    flagged = {t for t, m in models.items() if getattr(m, "append_only", False)}
+    # Both runtime roles: the login role, and the service role it elevates to.
+    runtime = [role, *(r for r in runtime_roles() if r != role)]
     with connections[using].cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.relname,
-                   has_table_privilege(session_user, c.oid, 'TRUNCATE'),
-                   has_table_privilege(session_user, c.oid, 'UPDATE'),
-                   has_table_privilege(session_user, c.oid, 'DELETE')
+            SELECT c.relname, r.rolname,
+                   has_table_privilege(r.oid, c.oid, 'TRUNCATE'),
+                   has_table_privilege(r.oid, c.oid, 'UPDATE')
+                   OR has_table_privilege(r.oid, c.oid, 'DELETE')
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-            """
+             CROSS JOIN pg_roles r
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND r.rolname = ANY(%s)
+             ORDER BY 1, 2
+            """,
+            [runtime],
         )
         rows = cursor.fetchall()
         cursor.execute(
@@ -209,13 +326,30 @@ def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
         )
         for (table,) in cursor.fetchall():
             problems.append(Problem("service_only_granted", table, f"{role} has privileges on it"))
-        for table, truncate, update, delete in rows:
+        writable: dict[str, set[str]] = {}
+        for table, grantee, truncate, changes in rows:
             if truncate:
-                problems.append(Problem("role_can_truncate", table, f"{role} may TRUNCATE"))
-            if table in append_only and (update or delete):
-                problems.append(
-                    Problem("append_only_writable", table, f"{role} may UPDATE or DELETE")
-                )
+                problems.append(Problem("role_can_truncate", table, f"{grantee} may TRUNCATE"))
+            if changes:
+                writable.setdefault(table, set()).add(grantee)
+    for table in sorted(flagged):
+        if writable.get(table):
+            who = ", ".join(sorted(writable[table]))
+            problems.append(
+                Problem("append_only_writable", table, f"{who} may UPDATE or DELETE it")
+            )
+    # Append-only as the grants say it (no UPDATE/DELETE for either runtime role) must
+    # be what the model says too: a table made read-only by hand, or a flag the grants
+    # never followed, is reported.
+    by_grants = {t for t in models if t in tables and not writable.get(t)}
+    for table in sorted(by_grants - flagged):
+        problems.append(
+            Problem(
+                "append_only_mismatch",
+                table,
+                "the runtime roles may not UPDATE/DELETE it but the model is not append_only",
+            )
+        )
     return problems
 
 

@@ -803,10 +803,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="page",
-            index=models.Index(fields=["organization", "site", "path"], name="page_site_path_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="page",
             index=models.Index(
                 condition=models.Q(("scheduled_version__isnull", False)),
                 fields=["go_live_at"],

@@ -1,0 +1,204 @@
+# ruff: noqa: E501, S603, S607, UP031
+"""The mutants of docs/security-testing.md: apply one at a time, run tests/security/, restore.
+
+Not a test module (pytest does not collect it). Run from the repository root with a
+clean work tree: ``.venv/bin/python tests/security/mutants.py [M1 M4 ...]``; it prints
+one JSON line per mutant (killed or not, and the failing tests) and ``git checkout``s
+every file it edited, also when interrupted.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ORG0002 = "organizations/migrations/0002_rls.py"
+PRJ0002 = "projects/migrations/0002_rls.py"
+CUR_ORG_OLD = """    SELECT m.organization_id
+      FROM organizations_membership m
+     WHERE m.organization_id = NULLIF(current_setting('app.org_id', true), '')::uuid
+       AND m.user_id = NULLIF(current_setting('app.user_id', true), '')::uuid
+$$;
+
+CREATE FUNCTION app.current_role()"""
+CUR_ORG_NEW = """    SELECT NULLIF(current_setting('app.org_id', true), '')::uuid
+$$;
+
+CREATE FUNCTION app.current_role()"""
+ANY = "organization_id = ANY ((SELECT app.user_org_ids())::uuid[])"
+
+MUTANTS = {
+    "M1 current_org_id trusts the org claim": [(ORG0002, CUR_ORG_OLD, CUR_ORG_NEW)],
+    "M2 a tenant SELECT policy admits any of my orgs (projects_conversation)": [
+        (
+            PRJ0002,
+            "for _table in REFERENCES:\n",
+            'POLICIES["projects_conversation"] = (f"'
+            + ANY
+            + ' AND {VISIBLE}", *[f"{IN_ORG} AND {WRITABLE}"] * 3)\nfor _table in REFERENCES:\n',
+        )
+    ],
+    "M3a membership UPDATE WITH CHECK admits any of my orgs": [
+        (
+            ORG0002,
+            "    WITH CHECK (organization_id = (SELECT app.current_org_id()));\nCREATE POLICY membership_delete",
+            "    WITH CHECK (" + ANY + ");\nCREATE POLICY membership_delete",
+        )
+    ],
+    "M3b projects_project UPDATE WITH CHECK admits any of my orgs": [
+        (
+            PRJ0002,
+            '''                f"CREATE POLICY {short}_update ON {table} FOR UPDATE USING ({update}) WITH CHECK ({update});"''',
+            '''                f"CREATE POLICY {short}_update ON {table} FOR UPDATE USING ({update}) WITH CHECK ({update.replace('organization_id = (SELECT app.current_org_id())', '%s') if table == 'projects_project' else update});"'''
+            % ANY,
+        )
+    ],
+    "M4 invitation policy loses its owner/admin check": [
+        (
+            ORG0002,
+            """CREATE POLICY invitation_all ON organizations_invitation FOR ALL
+    USING (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')));""",
+            """CREATE POLICY invitation_all ON organizations_invitation FOR ALL
+    USING (organization_id = (SELECT app.current_org_id()))
+    WITH CHECK (organization_id = (SELECT app.current_org_id()));""",
+        )
+    ],
+    "M6 definers without pg_temp (organizations 0004 not applied)": [
+        (
+            "organizations/migrations/0005_pin_function_search_paths.py",
+            "public, pg_temp;",
+            "public;",
+        )
+    ],
+    "M7 app.audit_hash without a search_path": [
+        (
+            "audit/migrations/0004_pin_search_paths.py",
+            "ALTER FUNCTION app.audit_hash(audit_auditevent) SET search_path = pg_catalog, pg_temp;\n",
+            "\n",
+        )
+    ],
+    "M8 the duplicate snapshot-entry index comes back": [
+        (
+            "projects/migrations/0008_pin_search_paths_drop_duplicate_index.py",
+            '        migrations.RemoveIndex(model_name="snapshotentry", name="snapshotentry_snapshot_idx"),\n',
+            "",
+        ),
+        (
+            "projects/models.py",
+            "        # NOTE: no (organization, snapshot) index here",
+            '        indexes = [models.Index(fields=["organization", "snapshot"], name="snapshotentry_snapshot_idx")]\n        # NOTE: no (organization, snapshot) index here',
+        ),
+    ],
+    "M9 FileRevision loses append_only (grants follow the model)": [
+        (
+            "projects/models.py",
+            '    """One immutable version of a file: numbered 1, 2, 3... per file."""\n\n    append_only = True\n',
+            '    """One immutable version of a file: numbered 1, 2, 3... per file."""\n\n',
+        )
+    ],
+    "M10 project members' writes lose the org owner/admin check": [
+        (
+            PRJ0002,
+            '"projects_projectmember": (f"{IN_ORG} AND {VISIBLE}", *[f"{IN_ORG} AND {ORG_ADMIN}"] * 3),',
+            '"projects_projectmember": (f"{IN_ORG} AND {VISIBLE}", *[f"{IN_ORG} AND {VISIBLE}"] * 3),',
+        )
+    ],
+    "M11 has_role without search_path (organizations 0004 leaves invokers alone)": [
+        (
+            "organizations/migrations/0005_pin_function_search_paths.py",
+            'INVOKERS = ["app.current_user_id()", "app.has_role(text[])"]',
+            "INVOKERS = []",
+        )
+    ],
+    "M12 audit SELECT policy loses its owner/admin check": [
+        (
+            "audit/migrations/0002_rls.py",
+            "CREATE POLICY audit_select ON audit_auditevent FOR SELECT\n    USING (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')));",
+            "CREATE POLICY audit_select ON audit_auditevent FOR SELECT\n    USING (organization_id = (SELECT app.current_org_id()));",
+        )
+    ],
+    "M13 a tenant policy uses user_org_ids on invitations (rls_check lint)": [
+        (
+            ORG0002,
+            "    USING (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')))\n    WITH CHECK (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')));\n\"\"\"",
+            "    USING ("
+            + ANY
+            + " AND (SELECT app.has_role('{owner,admin}')))\n    WITH CHECK (organization_id = (SELECT app.current_org_id()) AND (SELECT app.has_role('{owner,admin}')));\n\"\"\"",
+        )
+    ],
+    "M5a invitations list view's scope_map loosened to member.list": [
+        (
+            "organizations/api/views.py",
+            'scope_map = {"GET": "invitation.list", "POST": "invitation.create"}',
+            'scope_map = {"GET": "member.list", "POST": "invitation.create"}',
+        )
+    ],
+    "M5b permission matrix: invitation.list opened to viewers": [
+        (
+            "organizations/permissions.py",
+            '"invitation.list": Rule(Role.ADMIN,',
+            '"invitation.list": Rule(Role.VIEWER,',
+        )
+    ],
+}
+
+
+def run(name, edits):
+    for path, old, new in edits:
+        p = ROOT / path
+        s = p.read_text()
+        assert s.count(old) == 1, (name, path, s.count(old))
+        p.write_text(s.replace(old, new))
+    args = [
+        ".venv/bin/python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rf",
+        "tests/security/",
+    ]
+    if name.startswith("M5"):
+        args += ["-k", "invitations"]
+    else:
+        args += [
+            "--deselect",
+            "tests/security/test_route_matrix.py::test_route_answers_each_persona_as_expected",
+        ]
+    t = time.time()
+    try:
+        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+        out = proc.stdout
+        if "passed" not in out and "failed" not in out:
+            out += "\nSTDERR " + proc.stderr[-3000:]
+    finally:
+        subprocess.run(["git", "checkout", "--", *{e[0] for e in edits}], cwd=ROOT, check=True)
+    failed = sorted(
+        set(re.findall(r"^FAILED (\S+)", out, re.M)) | set(re.findall(r"^ERROR (\S+)", out, re.M))
+    )
+    summary = out.strip().splitlines()[-1] if out.strip() else "?"
+    if "STDERR" in out:
+        summary = out[out.index("STDERR") :][-1500:]
+    return {
+        "mutant": name,
+        "killed": bool(failed),
+        "failed": failed,
+        "summary": summary,
+        "seconds": round(time.time() - t),
+    }
+
+
+def main(only: list[str]) -> None:
+    for name, edits in MUTANTS.items():
+        if only and not any(name.startswith(o + " ") for o in only):
+            continue
+        print(json.dumps(run(name, edits)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
