@@ -39,7 +39,9 @@ def test_a_nul_character_in_a_json_body_is_a_400_and_nothing_is_written(personas
     )
 
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] == "parse_error"
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert set(error["details"]) == {"settings"}
     assert _project_count() == before
 
 
