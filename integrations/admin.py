@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline, apply_to_each
+from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
 from integrations import services
 from integrations.models import (
     ApiKey,
@@ -35,7 +35,7 @@ SECRET_COLUMNS = {
 }
 
 
-class RedactedReadOnlyAdmin(admin.ModelAdmin):
+class RedactedReadOnlyAdmin(ActionsOnlyAdmin):
     """Every column but the secret ones, read-only."""
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -43,12 +43,6 @@ class RedactedReadOnlyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.get_fields(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)

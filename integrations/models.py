@@ -244,6 +244,9 @@ class WebhookDelivery(TenantModel):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"delivery ({self.status}, {self.attempt_count} attempts)"
+
 
 class WebhookAttempt(TenantModel):
     """One HTTP attempt of a delivery (append-only)."""
@@ -263,3 +266,6 @@ class WebhookAttempt(TenantModel):
                 fields=["organization", "delivery", "number"], name="webhookattempt_delivery_idx"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} ({self.status_code or self.error or 'no answer'})"

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyTabularInline, apply_to_each
+from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
 from sites.models import Deployment, DeploymentPage, Domain, Page, PageVersion, Site
 from sites.services.deployments import deployment_cancel
 from sites.services.domains import domain_verify
@@ -22,7 +22,7 @@ from sites.services.pages import page_unlock, page_unpublish
 from sites.services.sites import site_set_archived
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(ActionsOnlyAdmin):
     """Look, do not touch: changes happen through the actions (and so the services)."""
 
     excluded: tuple[str, ...] = ("search",)
@@ -33,12 +33,6 @@ class _ReadOnly(admin.ModelAdmin):
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
         names = {f.name for f in self.model._meta.fields}
         return [name for name in self.excluded if name in names]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PageInline(ReadOnlyTabularInline):

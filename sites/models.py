@@ -258,7 +258,7 @@ class PageVersion(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.page_id}@{self.number}"
+        return f"{self.path} v{self.number}"
 
 
 class PageComment(TenantModel):
@@ -351,7 +351,7 @@ class Deployment(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.environment} {self.id}"
+        return f"{self.environment} deployment of {self.created_at:%Y-%m-%d %H:%M} ({self.status})"
 
 
 class DeploymentPage(TenantModel):
@@ -371,6 +371,9 @@ class DeploymentPage(TenantModel):
                 fields=["organization", "deployment", "path"], name="deploymentpage_unique_path"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.path} (pinned)"
 
 
 class Domain(TenantModel):

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from config.errors import DomainError
 from organizations.tenancy import service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
@@ -214,7 +215,9 @@ def run_build(deployment_id: str) -> str:
         url = provider.build(spec, log=log, progress=progress)
         with _as_deployer(row):
             return _finish_ready(row, url)
-    except BuildFailed as exc:
+    except (BuildFailed, DomainError) as exc:
+        # DomainError: the organization was suspended or the deployer deactivated
+        # meanwhile (tenant_context refuses the write); the reason is the message.
         _finish_failed(row, str(exc))
         return Deployment.Status.FAILED
     except Exception as exc:

@@ -40,6 +40,26 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "owner's, through the base view (a suspended organization refuses it there)",
     "projects/jobs/runner.py:find_starter": "read: who started the job",
     "projects/jobs/runner.py:_finish": "records that a refused job failed",
+    "accounts/pages.py:_invitation": "read: the invitation behind an emailed link",
+    "accounts/services.py:login_failed_record": "writes only the audit trail (a refused sign-in)",
+    "organizations/services.py:invitations_for_invitee": "read: invitations to my address",
+    "organizations/services.py:invitation_decline": "closes an invitation (grants nothing)",
+    "bench/apikey_vs_jwt.py:main": "benchmark harness",
+    "bench/billing_quota.py:_setup": "benchmark harness",
+    "bench/billing_quota.py:bench_w3": "benchmark harness",
+    "bench/sites_public.py:_member_token": "benchmark harness",
+    # Billing mirrors Stripe: a suspended organization's subscription still changes there.
+    "billing/sync.py:billing_sync": "mirror of Stripe's state (operator command)",
+    "billing/tasks.py:usage_report_to_stripe": "reports usage already recorded to Stripe",
+    "billing/webhooks.py:stripe_webhook_handle": "mirror of Stripe's state (signed webhook)",
+    "integrations/management/commands/rotate_integration_keys.py:rotate_all": "operator command",
+    "integrations/management/commands/secret_set.py:Command.handle": "operator command",
+    "integrations/webhooks.py:deliver_due": "sends events already recorded; bookkeeping only",
+    "sites/services/deployments.py:run_build": "read: who deployed; the build runs in "
+    "tenant_context, which refuses a suspended organization or a deactivated deployer",
+    "sites/services/deployments.py:_finish_failed": "records that a refused build failed",
+    "sites/services/pages.py:publish_due": "skips suspended organizations in its claim query "
+    "(tests/sites/test_scheduling.py); expiry still takes pages down",
 }
 
 
