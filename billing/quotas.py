@@ -198,18 +198,25 @@ def _members(organization_id: uuid.UUID) -> int:
     return Membership.objects.filter(organization_id=organization_id).count() + pending
 
 
-def _not_built_yet(organization_id: uuid.UUID) -> int:
-    return 0
+def _sites(organization_id: uuid.UUID) -> int:
+    from sites.models import Site  # every role reads every site: counted as the caller
+
+    return Site.objects.filter(organization_id=organization_id).count()
 
 
-# metric -> how many the organization holds now. `sites` and `webhook_endpoints` are
-# registered by their apps (``register_counter``); until then they count 0.
+def _webhook_endpoints(organization_id: uuid.UUID) -> int:
+    from integrations.models import WebhookEndpoint  # created and read by admins and up
+
+    return WebhookEndpoint.objects.filter(organization_id=organization_id).count()
+
+
+# metric -> how many the organization holds now.
 COUNTERS: dict[str, Counter] = {
     "projects": _counted_in_sql("projects", _projects),
     "members": _counted_in_sql("members", _members),
     "storage_bytes": _counted_in_sql("storage_bytes", _storage_bytes),
-    "sites": _not_built_yet,
-    "webhook_endpoints": _not_built_yet,
+    "sites": _sites,
+    "webhook_endpoints": _webhook_endpoints,
 }
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import quota_check_count
 from config.errors import Conflict, Invalid
 from integrations import crypto, outbound, webhooks
 from integrations.apikeys import generate_key, hash_key, valid_scope
@@ -361,6 +362,8 @@ def webhook_endpoint_create(
     """A new endpoint (URL vetted by the SSRF guard); returns it and its secret, shown once."""
     outbound.vet_url(url)
     types = _check_event_types(event_types)
+    # Billing: refused with 402 over the plan's limit (locks the subscription row).
+    quota_check_count(organization_id=organization_id, metric="webhook_endpoints")
     secret = webhooks.generate_secret()
     endpoint = WebhookEndpoint.objects.create(
         organization_id=organization_id,

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import usage_consume
 from config.errors import DomainError
 from organizations.tenancy import service_context, tenant_context
 from sites.errors import conflict
@@ -54,6 +55,8 @@ def deployment_create(
     )
     if not live:
         raise conflict("nothing_published", "Publish a page before deploying the site.")
+    # Billing: deployments per month (402 over the plan's limit; undone with a rollback).
+    usage_consume(organization_id=site.organization_id, metric="deployments", amount=1)
     try:
         with transaction.atomic():
             deployment = Deployment.objects.create(

@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
+from billing.quotas import quota_check_count
 from config.errors import Invalid, NotFound, slug_taken
 from sites import content as blocks
 from sites.models import Page, Site, Template
@@ -74,6 +75,8 @@ def site_create(
     """Create a site; from ``template_id`` (own or public) its pages come as drafts."""
     slug = _slug(slug or name)
     template = _template_for(organization_id, template_id, actor) if template_id else None
+    # Billing: refused with 402 over the plan's limit (locks the subscription row).
+    quota_check_count(organization_id=organization_id, metric="sites")
     try:
         with transaction.atomic():
             site = Site.objects.create(
