@@ -141,7 +141,8 @@ def screenshot(driver: WebDriver, name: str) -> None:
 
 def wait_for(driver: WebDriver, css: str, timeout: float = 20) -> WebElement:
     return WebDriverWait(driver, timeout).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, css))
+        ec.presence_of_element_located((By.CSS_SELECTOR, css)),
+        message=f"no {css} on {driver.current_url} after {timeout} s",
     )
 
 
