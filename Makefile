@@ -42,7 +42,8 @@ test: db-setup
 # System tests (docs/operations.md): everything under tests/system/, which `make test`
 # does not collect - live servers, a PostgreSQL restart mid-request, schemathesis fuzzing,
 # and the isolation suite again with DB_POOL=true and through PgBouncer (transaction mode).
-# Installs the `system` extra and, when missing, Debian's pgbouncer.
+# Installs the `system` extra and, when missing, Debian's pgbouncer, chromium and
+# chromium-driver (the admin driven by Selenium in headless Chromium).
 system-install: $(STAMP)
 	@$(PY) -c 'import schemathesis, selenium' 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,system]'
@@ -54,6 +55,17 @@ system-packages:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 		else \
 			echo "make test-system needs pgbouncer: run 'sudo apt-get install -y pgbouncer' (or run as root)." >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@# The admin's browser test (tests/system/test_admin_browser.py): headless Chromium
+	@# and its driver, Debian's packages (they match each other's version).
+	@if ! test -x /usr/bin/chromium || ! test -x /usr/bin/chromedriver; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing chromium and chromium-driver (Debian packages)..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "make test-system needs /usr/bin/chromium and /usr/bin/chromedriver: run 'sudo apt-get install -y chromium chromium-driver' (or run as root)." >&2; \
 			exit 1; \
 		fi; \
 	fi

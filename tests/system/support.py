@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,9 +105,13 @@ def run_pytest(args: list[str], env: Mapping[str, str], timeout: float = 1800) -
 
 class LiveServer:
     """``manage.py runserver --noreload`` in a child process (threaded, one thread per
-    request), production-like: ``DEBUG`` off, so an unexpected error is a 500 page."""
+    request), production-like: ``DEBUG`` off, so an unexpected error is a 500 page.
+    ``runserver_args`` are added to the command (``--insecure``: static files served
+    with ``DEBUG`` off, for the admin's pages in a browser)."""
 
-    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log: Path, *, runserver_args: Sequence[str] = ()
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
@@ -119,6 +123,7 @@ class LiveServer:
                 "runserver",
                 "--noreload",
                 f"127.0.0.1:{self.port}",
+                *runserver_args,
             ],
             env=child_env({"DEBUG": "false", **env}),
             cwd=REPO,
