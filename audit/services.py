@@ -34,8 +34,13 @@ def audit_record(
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
+    # A request authenticated by an API key: its user is the key's creator with the
+    # key attached (integrations.apikeys); the event names the key as the actor.
+    api_key = getattr(actor, "api_key", None)
     if actor_type is None:
-        if actor is None:
+        if api_key is not None:
+            actor_type = AuditEvent.ActorType.API_KEY
+        elif actor is None:
             actor_type = AuditEvent.ActorType.SYSTEM
         elif getattr(actor, "is_staff", False) and staff_acting():
             actor_type = AuditEvent.ActorType.STAFF
@@ -47,7 +52,7 @@ def audit_record(
         action=action,
         actor_type=actor_type,
         actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=getattr(actor, "email", "") or "",
+        actor_label=(f"api_key:{api_key.id}" if api_key else getattr(actor, "email", "")) or "",
         target_type=target_type,
         target_id=target_id,
         changes=changes or {},
@@ -57,6 +62,11 @@ def audit_record(
         created_at=timezone.now(),
     )
     event.save(using=using, force_insert=True)
+    if organization_id is not None and not action.startswith("system."):
+        # Outbound webhooks: fan the event out once it is committed (integrations.webhooks).
+        from integrations.webhooks import fan_out_on_commit
+
+        fan_out_on_commit(event.id, using=using)
     return event
 
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
@@ -178,7 +180,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
+    # API keys first: told apart from JWTs by their prefix (integrations/apikeys.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.apikeys.ApiKeyAuthentication",
+        "accounts.authentication.SessionTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
@@ -188,7 +194,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "integrations.apikeys.UserRateThrottle",
+        "integrations.apikeys.ApiKeyRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
@@ -294,6 +301,35 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "DeploymentStatusEnum": "sites.models.Deployment.Status",
     "DeploymentEnvironmentEnum": "sites.models.Deployment.Environment",
     "DomainStatusEnum": "sites.models.Domain.Status",
+}
+
+# --- Integrations (API keys, credentials vault, outbound webhooks) -----------------
+# Fernet keys (comma-separated, first encrypts, all decrypt); separate from SECRET_KEY.
+# Development and test derive a fixed key; production requires the variable.
+_dev_fernet_key = base64.urlsafe_b64encode(
+    hashlib.sha256(b"integrations-dev-only:" + _DEV_SECRET.encode()).digest()
+).decode()
+INTEGRATIONS_ENCRYPTION_KEYS = (
+    env.list("INTEGRATIONS_ENCRYPTION_KEYS")
+    if PRODUCTION
+    else env.list("INTEGRATIONS_ENCRYPTION_KEYS", default=[_dev_fernet_key])
+)
+if not INTEGRATIONS_ENCRYPTION_KEYS:
+    raise environ.ImproperlyConfigured("INTEGRATIONS_ENCRYPTION_KEYS needs at least one key")
+API_KEY_PREFIX = "saas_"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] = env.str("THROTTLE_API_KEY", default="600/min")
+# Networks outbound HTTP may reach although they are not global (e.g. 127.0.0.1/32 for
+# local development). Empty: only public addresses.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=15.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1_048_576)
+WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
+WEBHOOK_DISABLE_AFTER = timedelta(days=5)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "ApiKeyRoleEnum": "integrations.models.API_KEY_ROLE_CHOICES",
+    "IntegrationStatusEnum": "integrations.models.Integration.Status",
+    "WebhookEndpointStatusEnum": "integrations.models.WebhookEndpoint.Status",
+    "WebhookDeliveryStatusEnum": "integrations.models.WebhookDelivery.Status",
 }
 
 # --- Security (production) -----------------------------------------------------

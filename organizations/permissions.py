@@ -171,7 +171,30 @@ MATRIX: dict[str, Rule] = {
     # --- end of sites ----------------------------------------------------------------
     #
     # --- integrations (API keys, credentials, webhooks, providers, sync) ----------------
-    # (integrations actions go here)
+    "api_key.list": Rule(Role.ADMIN, description="List the organization's API keys (no secrets)"),
+    "api_key.create": Rule(
+        Role.ADMIN, description="Create an API key (its role at most yours; shown once)"
+    ),
+    "api_key.revoke": Rule(Role.ADMIN, description="Revoke an API key"),
+    "integration.list": Rule(
+        Role.MEMBER, description="See the organization's integrations (secrets as hints only)"
+    ),
+    "integration.create": Rule(
+        Role.ADMIN, description="Connect a provider (credentials encrypted)"
+    ),
+    "integration.update": Rule(Role.ADMIN, description="Change an integration or its credentials"),
+    "integration.delete": Rule(Role.ADMIN, description="Remove an integration"),
+    "user_integration.manage": Rule(
+        Role.MEMBER, description="Keep your own provider keys (nobody else sees them, not owners)"
+    ),
+    "webhook.list": Rule(Role.ADMIN, description="See webhook endpoints and their delivery log"),
+    "webhook.create": Rule(Role.ADMIN, description="Add a webhook endpoint (secret shown once)"),
+    "webhook.update": Rule(
+        Role.ADMIN,
+        description="Change, enable, disable, rotate the secret of, test a webhook endpoint",
+    ),
+    "webhook.delete": Rule(Role.ADMIN, description="Remove a webhook endpoint"),
+    "webhook.replay": Rule(Role.ADMIN, description="Send a past delivery again"),
     # --- end of integrations ---------------------------------------------------------
     #
     # --- billing (plans, subscriptions, usage, cost estimates) -------------------------

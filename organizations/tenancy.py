@@ -89,7 +89,8 @@ def set_user_claim(user_id: uuid.UUID | None, *, using: str = DEFAULT_DB_ALIAS) 
     _require_transaction(using)
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('app.user_id', %s, true), set_config('app.org_id', '', true)",
+            "SELECT set_config('app.user_id', %s, true), set_config('app.org_id', '', true),"
+            " set_config('app.api_key_id', '', true)",
             [str(user_id) if user_id else ""],
         )
 
@@ -115,7 +116,8 @@ def enter_org(
 def clear_claims(*, using: str = DEFAULT_DB_ALIAS) -> None:
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('app.user_id', '', true), set_config('app.org_id', '', true)"
+            "SELECT set_config('app.user_id', '', true), set_config('app.org_id', '', true),"
+            " set_config('app.api_key_id', '', true)"
         )
 
 
@@ -224,6 +226,8 @@ def grant_runtime_privileges(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> No
     """Give the runtime roles exactly the DML they need (run after every migrate).
 
     Append-only models (``append_only = True``) get SELECT and INSERT only.
+    Service-only models (``service_only = True``, e.g. installation secrets) get
+    nothing for the app role: only the service role (``service_context``) reads them.
     Nobody at runtime gets TRUNCATE (it ignores RLS) or DDL.
     """
     from django.apps import apps
@@ -241,11 +245,21 @@ def grant_runtime_privileges(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> No
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(to_roles),
         sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA app TO {}").format(to_roles),
     ]
+    with connections[using].cursor() as cursor:
+        existing = set(connections[using].introspection.table_names(cursor))
     for model in apps.get_models():
+        if model._meta.db_table not in existing:
+            continue  # e.g. after migrating an app back to zero
         if getattr(model, "append_only", False):
             statements.append(
                 sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(
                     sql.Identifier(model._meta.db_table), to_roles
+                )
+            )
+        if getattr(model, "service_only", False):
+            statements.append(
+                sql.SQL("REVOKE ALL ON {} FROM {}").format(
+                    sql.Identifier(model._meta.db_table), sql.Identifier(settings.DB_APP_ROLE)
                 )
             )
     with connections[using].cursor() as cursor:

@@ -74,3 +74,16 @@ def _clear_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SECURITY: no test resolves a real name. Outbound HTTP (integrations.outbound)
+    resolves through a stub that knows no names; tests that need one map it
+    explicitly (``tests/integrations/support.py``: ``stub_dns``)."""
+    from integrations import outbound
+
+    def refuse(host: str, port: int) -> list[str]:
+        raise OSError(f"DNS is stubbed in tests: {host!r} is unknown")
+
+    monkeypatch.setattr(outbound, "resolver", refuse)

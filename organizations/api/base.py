@@ -2,7 +2,8 @@
 
 Order inside the request transaction (``ATOMIC_REQUESTS``):
 
-1. DRF authenticates (JWT bound to a session) and applies throttles;
+1. DRF authenticates (JWT bound to a session, or an organization API key) and
+   applies throttles;
 2. :class:`UserScopedAPIView` claims the user; :class:`OrgScopedAPIView` claims
    the user *and* the organization named in the URL with one statement
    (``app.enter_org``), which answers the caller's role — or nothing, and then
@@ -58,6 +59,11 @@ class UserScopedAPIView(ScopedAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        if hasattr(request.auth, "enter_org"):
+            # SECURITY: an API key is an organization's credential, never a person's.
+            raise exceptions.PermissionDenied(
+                "API keys work only on their organization's routes.", code="api_key_not_allowed"
+            )
         if request.user.is_authenticated:
             set_user_claim(request.user.id)
 
@@ -72,13 +78,25 @@ class OrgScopedAPIView(ScopedAPIView):
         super().initial(request, *args, **kwargs)
         if not hasattr(self, request.method.lower()):
             raise exceptions.MethodNotAllowed(request.method)
-        org = enter_org(request.user.id, kwargs["org_slug"])
+        # An API key (integrations.apikeys.ApiKeyPrincipal) claims itself: only its own
+        # organization, with the lower of its role and its creator's current role.
+        principal_enter = getattr(request.auth, "enter_org", None)
+        if principal_enter is not None:
+            org = principal_enter(kwargs["org_slug"])
+        else:
+            org = enter_org(request.user.id, kwargs["org_slug"])
         if org is None:
             raise exceptions.NotFound()
         self.org = org
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")
+        principal_allows = getattr(request.auth, "allows_action", None)
+        if principal_allows is not None and not principal_allows(action):
+            # An API key limited by scopes (integrations.apikeys.ApiKeyPrincipal).
+            raise exceptions.PermissionDenied(
+                "This API key's scopes do not cover this.", code="api_key_scope"
+            )
         self.authorize(request, action, kwargs)
         if org.suspended and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied(

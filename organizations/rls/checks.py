@@ -10,6 +10,8 @@ enforces what the design promises. Checked:
 * no policy is always true, and every policy is anchored to a claim helper
   (``app.current_org_id()`` & co.), so a missing claim admits nothing;
 * no policy uses ``OR`` (it turns index scans into sequential scans);
+* service-only tables (models with ``service_only = True``: installation secrets)
+  grant the app role nothing at all; they are not guarded by RLS but by privileges;
 * the runtime role is not superuser, not BYPASSRLS, owns nothing, cannot
   TRUNCATE, and cannot UPDATE/DELETE append-only tables;
 * views are ``security_invoker``; SECURITY DEFINER functions pin
@@ -62,6 +64,11 @@ def _project_app_labels() -> set[str]:
     return labels
 
 
+def service_only_tables() -> list[str]:
+    """Tables the app role may not touch at all (only ``service_context`` reads them)."""
+    return sorted(m._meta.db_table for m in apps.get_models() if getattr(m, "service_only", False))
+
+
 def guarded_tables(using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Tables that must carry RLS: our apps' tables and any table no model knows."""
     ours = _project_app_labels()
@@ -78,10 +85,13 @@ def guarded_tables(using: str = DEFAULT_DB_ALIAS) -> list[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         )
         existing = [row[0] for row in cursor.fetchall()]
+    service_only = set(service_only_tables())
     return [
         t
         for t in existing
-        if (t in required or t not in known_third_party) and t not in GLOBAL_TABLES
+        if (t in required or t not in known_third_party)
+        and t not in GLOBAL_TABLES
+        and t not in service_only
     ]
 
 
@@ -180,7 +190,21 @@ def _runtime_role_problems(tables: list[str], using: str) -> list[Problem]:
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
             """
         )
-        for table, truncate, update, delete in cursor.fetchall():
+        rows = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname = ANY(%s)
+               AND (has_table_privilege(session_user, c.oid, 'SELECT')
+                 OR has_table_privilege(session_user, c.oid, 'INSERT')
+                 OR has_table_privilege(session_user, c.oid, 'UPDATE')
+                 OR has_table_privilege(session_user, c.oid, 'DELETE'))
+            """,
+            [service_only_tables()],
+        )
+        for (table,) in cursor.fetchall():
+            problems.append(Problem("service_only_granted", table, f"{role} has privileges on it"))
+        for table, truncate, update, delete in rows:
             if truncate:
                 problems.append(Problem("role_can_truncate", table, f"{role} may TRUNCATE"))
             if table in append_only and (update or delete):

@@ -3,7 +3,7 @@ generations, jobs, assets, and the organization-wide search."""
 
 from django.urls import path
 
-from projects.api import ai_views, assets_views, jobs_views, search_views
+from projects.api import ai_reply_views, ai_views, assets_views, jobs_views, search_views
 
 org = "orgs/<slug:org_slug>/"
 project = f"{org}projects/<slug:project_slug>/"
@@ -19,11 +19,21 @@ urlpatterns = [
     ),
     path(conversation, ai_views.ConversationDetailView.as_view(), name="conversation-detail"),
     path(f"{conversation}messages/", ai_views.MessageListView.as_view(), name="message-list"),
+    path(
+        f"{conversation}reply/",
+        ai_reply_views.ConversationReplyView.as_view(),
+        name="conversation-reply",
+    ),
     path(f"{project}generations/", ai_views.GenerationListView.as_view(), name="generation-list"),
     path(
         f"{project}generations/<uuid:generation_id>/",
         ai_views.GenerationDetailView.as_view(),
         name="generation-detail",
+    ),
+    path(
+        f"{project}generations/<uuid:generation_id>/run/",
+        ai_reply_views.GenerationRunView.as_view(),
+        name="generation-run",
     ),
     path(f"{project}jobs/", jobs_views.JobListView.as_view(), name="job-list"),
     path(job, jobs_views.JobDetailView.as_view(), name="job-detail"),

@@ -31,6 +31,7 @@ PRODUCTION = {
     "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
     "ALLOWED_HOSTS": "api.example.com",
     "DATABASE_URL": "postgres://saas_app:pw@db.example.com:5432/saas",
+    "INTEGRATIONS_ENCRYPTION_KEYS": "5jWk1bJ0xq3sFvLr0rj3a6B0mYQk1c3lq4Qm7n8o9pA=",
 }
 
 
@@ -42,3 +43,8 @@ def test_check_deploy_is_clean_with_production_settings():
 def test_production_refuses_to_start_without_a_secret_key():
     result = _check({k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"})
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_integrations_encryption_keys():
+    result = _check({k: v for k, v in PRODUCTION.items() if k != "INTEGRATIONS_ENCRYPTION_KEYS"})
+    assert result.returncode != 0 and "INTEGRATIONS_ENCRYPTION_KEYS" in result.stderr

@@ -69,6 +69,9 @@ class Command(BaseCommand):
         w(f"  Demo logins  password for all: {DEMO_PASSWORD}")
         for email, name in DEMO_USERS:
             w(f"               {email:<22} {name}")
+        from integrations.seeding import DEMO_API_KEY
+
+        w(f"  Demo API key {DEMO_API_KEY}   (acme, member role; development only)")
         w(
             "  Sign in      curl -X POST -H 'Content-Type: application/json' "
             f'-d \'{{"email": "owner@acme.test", "password": "{DEMO_PASSWORD}"}}\' '

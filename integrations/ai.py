@@ -1,0 +1,202 @@
+"""The AI provider gateway: one OpenAI-compatible client over the outbound guard.
+
+``POST {base_url}/chat/completions`` with the organization's ``Integration``
+credentials, or the caller's own ``UserIntegration`` when they choose it, streamed
+(server-sent events, read with ``httpx-sse``) or not. Token usage comes from the
+provider's ``usage`` (no local tokenizer) and is reported to
+:func:`integrations.usage.record_usage`.
+
+**Provider errors are sanitized**: a refusal becomes ``provider_error`` (502) naming
+only the HTTP status; the provider's body and the key never reach the caller, the
+logs or the generation's ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from httpx_sse import EventSource, SSEError
+
+from config.errors import DomainError, Invalid
+from integrations import crypto, outbound
+from integrations.models import Integration, Provider, UserIntegration
+from integrations.usage import record_usage
+
+logger = logging.getLogger(__name__)
+
+AI_TIMEOUT_SECONDS = 60.0
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+
+
+class ProviderError(DomainError):
+    """The provider refused or failed (502); the message never carries its body or the key."""
+
+    status_code = 502
+    code = "provider_error"
+
+
+@dataclass(frozen=True)
+class AIProvider:
+    base_url: str
+    api_key: str
+    default_model: str
+    organization_id: uuid.UUID
+
+    def __repr__(self) -> str:  # SECURITY: never print the key
+        return f"AIProvider(base_url={self.base_url!r}, api_key='***')"
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def provider_for(
+    *, organization_id: uuid.UUID, user_id: uuid.UUID, source: str = "org", name: str = ""
+) -> AIProvider:
+    """The caller's AI provider: the organization's (``source="org"``) or their own
+    (``"user"``); by ``name`` or the first one. Read under the caller's claims, so RLS
+    decides what they may use (their own keys only; org integrations for members+)."""
+    if source == "user":
+        rows = UserIntegration.objects.filter(
+            organization_id=organization_id, user_id=user_id, provider=Provider.OPENAI_COMPATIBLE
+        )
+    else:
+        rows = Integration.objects.filter(
+            organization_id=organization_id,
+            provider=Provider.OPENAI_COMPATIBLE,
+            status=Integration.Status.ACTIVE,
+        )
+    if name:
+        rows = rows.filter(name=name)
+    row = rows.order_by("created_at", "id").first()
+    if row is None:
+        raise Invalid(
+            "No AI provider is configured for this.",
+            code="no_ai_integration",
+            details={"credentials": [f"No {source} OpenAI-compatible integration found."]},
+        )
+    credentials = crypto.decrypt_json(row.credentials_encrypted)
+    base_url = str(row.config.get("base_url") or "").rstrip("/")
+    if not base_url or not credentials.get("api_key"):
+        raise Invalid(
+            "The AI integration needs a base_url and an api_key.", code="no_ai_integration"
+        )
+    return AIProvider(
+        base_url=base_url,
+        api_key=credentials["api_key"],
+        default_model=str(row.config.get("model") or ""),
+        organization_id=organization_id,
+    )
+
+
+def _request(provider: AIProvider, messages: list[dict[str, str]], model: str, stream: bool):
+    body: dict = {"model": model or provider.default_model, "messages": messages, "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    headers = {"authorization": f"Bearer {provider.api_key}", "accept": "application/json"}
+    return f"{provider.base_url}/chat/completions", headers, body
+
+
+def _refused(status: int) -> ProviderError:
+    logger.warning("AI provider answered HTTP %s", status)  # no body: it may echo the key
+    if status in (401, 403):
+        return ProviderError(f"The AI provider rejected the credentials (HTTP {status}).")
+    if status == 429:
+        return ProviderError("The AI provider is rate limiting requests (HTTP 429).")
+    return ProviderError(f"The AI provider refused the request (HTTP {status}).")
+
+
+def _unreachable(exc: Exception) -> ProviderError:
+    return ProviderError("The AI provider could not be reached.")
+
+
+def complete(
+    provider: AIProvider, *, messages: list[dict[str, str]], model: str = ""
+) -> Completion:
+    url, headers, body = _request(provider, messages, model, stream=False)
+    try:
+        response = outbound.request(
+            "POST",
+            url,
+            headers=headers,
+            json=body,
+            timeout=AI_TIMEOUT_SECONDS,
+            max_bytes=MAX_REPLY_BYTES,
+        )
+    except outbound.OutboundError as exc:
+        raise _unreachable(exc) from None
+    if not 200 <= response.status_code < 300:
+        raise _refused(response.status_code)
+    try:
+        data = json.loads(response.content)
+        content = data["choices"][0]["message"]["content"] or ""
+        usage = data.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ProviderError("The AI provider sent an unreadable answer.") from None
+    completion = Completion(
+        content=content,
+        model=str(data.get("model") or body["model"]),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+    _report(provider, completion)
+    return completion
+
+
+def stream(
+    provider: AIProvider, *, messages: list[dict[str, str]], model: str = ""
+) -> Iterator[str | Completion]:
+    """Yield the reply's text pieces as they arrive, then the :class:`Completion`."""
+    url, headers, body = _request(provider, messages, model, stream=True)
+    headers["accept"] = "text/event-stream"
+    pieces: list[str] = []
+    usage: dict = {}
+    answered_model = body["model"]
+    try:
+        with outbound.stream(
+            "POST", url, headers=headers, json=body, timeout=AI_TIMEOUT_SECONDS
+        ) as response:
+            if not 200 <= response.status_code < 300:
+                raise _refused(response.status_code)
+            for event in EventSource(response).iter_sse():
+                if event.data.strip() == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(event.data)
+                except ValueError:
+                    raise ProviderError("The AI provider sent an unreadable answer.") from None
+                usage = chunk.get("usage") or usage
+                answered_model = chunk.get("model") or answered_model
+                for choice in chunk.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content") or ""
+                    if piece:
+                        pieces.append(piece)
+                        yield piece
+    except outbound.OutboundError as exc:
+        raise _unreachable(exc) from None
+    except SSEError:
+        raise ProviderError("The AI provider sent an unreadable answer.") from None
+    completion = Completion(
+        content="".join(pieces),
+        model=str(answered_model),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+    _report(provider, completion)
+    yield completion
+
+
+def _report(provider: AIProvider, completion: Completion) -> None:
+    record_usage(
+        provider.organization_id,
+        "ai_tokens",
+        completion.prompt_tokens + completion.completion_tokens,
+    )

@@ -1,0 +1,99 @@
+"""Demo integrations (``seed``): acme gets an AI integration, a webhook endpoint with a
+few past deliveries, and an API key whose value ``make run`` prints.
+
+The demo key is deterministic (development only: ``seed`` refuses to run in
+production, and the API refuses this key when ``DJANGO_ENV=production``). The demo
+endpoint is disabled (its URL is a placeholder nobody answers): point it at your
+receiver and enable it to see live deliveries. Rows are written directly, not through
+the services, so seeding resolves no host names and sends nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from integrations import crypto
+from integrations.apikeys import checksum, hash_key
+from integrations.models import (
+    ApiKey,
+    Integration,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
+from organizations.models import Organization
+
+_DEMO_RANDOM = "DemoKeyForLocalDevelopmentOnly000000"
+DEMO_API_KEY = f"saas_{_DEMO_RANDOM}{checksum(_DEMO_RANDOM)}"
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItZGV2ZWxvcG1lbnQ="  # noqa: S105
+
+
+def seed_demo(ctx: dict[str, Any]) -> None:
+    users = ctx["users"]
+    org = Organization.objects.get(slug="acme")
+    admin = users["admin@acme.test"]
+    if not ApiKey.objects.filter(hashed_key=hash_key(DEMO_API_KEY)).exists():
+        ApiKey.objects.create(
+            organization=org,
+            name="Demo key",
+            role="member",
+            prefix="saas_",
+            last_four=DEMO_API_KEY[-4:],
+            hashed_key=hash_key(DEMO_API_KEY),
+            created_by=admin,
+        )
+    Integration.objects.get_or_create(
+        organization=org,
+        name="Demo AI",
+        defaults={
+            "provider": "openai_compatible",
+            "config": {"base_url": "https://ai.example.invalid/v1", "model": "demo-model"},
+            "credentials_encrypted": crypto.encrypt_json({"api_key": "sk-demo-0000000000000000"}),
+            "credentials_hint": "sk-…0000",
+            "created_by": users["owner@acme.test"],
+        },
+    )
+    if WebhookEndpoint.objects.filter(organization=org).exists():
+        return
+    endpoint = WebhookEndpoint.objects.create(
+        organization=org,
+        url="https://hooks.acme.example.invalid/saas",
+        description="Demo endpoint: point it at your receiver, then enable it",
+        event_types=["*"],
+        secret_encrypted=crypto.encrypt(DEMO_WEBHOOK_SECRET),
+        status=WebhookEndpoint.Status.DISABLED,
+        disabled_reason="Demo endpoint (placeholder URL).",
+        created_by=admin,
+    )
+    now = timezone.now()
+    for i, (event, outcome) in enumerate(
+        [("project.created", 200), ("member.role_changed", 200), ("project.deleted", 500)]
+    ):
+        message = WebhookMessage.objects.create(
+            organization=org,
+            event_type=event,
+            payload={"type": event, "timestamp": now.isoformat(), "data": {"demo": True}},
+        )
+        ok = outcome == 200
+        delivery = WebhookDelivery.objects.create(
+            organization=org,
+            endpoint=endpoint,
+            message=message,
+            status=WebhookDelivery.Status.SUCCEEDED if ok else WebhookDelivery.Status.FAILED,
+            attempt_count=1,
+            last_status_code=outcome,
+            last_response='{"ok": true}' if ok else "Internal Server Error",
+            delivered_at=now - timedelta(minutes=10 - i) if ok else None,
+        )
+        WebhookAttempt.objects.create(
+            organization=org,
+            delivery=delivery,
+            number=1,
+            status_code=outcome,
+            response_snippet=delivery.last_response,
+            duration_ms=42,
+        )
