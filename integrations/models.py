@@ -263,3 +263,12 @@ class WebhookAttempt(TenantModel):
                 fields=["organization", "delivery", "number"], name="webhookattempt_delivery_idx"
             )
         ]
+
+
+# --- sync jobs (issue 12 §5): models in models_sync.py ------------------------------
+from integrations.models_sync import (  # noqa: E402, F401
+    DataMapping,
+    IntegrationJob,
+    IntegrationRecord,
+    Transform,
+)
