@@ -21,9 +21,9 @@ from integrations.apikeys import generate_key, hash_key
 from integrations.models import (
     ApiKey,
     DataMapping,
+    Integration,
     IntegrationJob,
     IntegrationRecord,
-    Integration,
     UserIntegration,
     WebhookAttempt,
     WebhookDelivery,
