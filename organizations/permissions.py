@@ -202,6 +202,9 @@ MATRIX: dict[str, Rule] = {
     "integration_job.run": Rule(
         Role.ADMIN, description="Run (sync, import, test) and cancel an integration's jobs"
     ),
+    "site.deployment_integration": Rule(
+        Role.ADMIN, description="Deploy a site through a Netlify/Vercel integration (or local)"
+    ),
     # --- end of integrations ---------------------------------------------------------
     #
     # --- billing (plans, subscriptions, usage, cost estimates) -------------------------

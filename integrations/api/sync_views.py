@@ -267,3 +267,47 @@ class IntegrationJobCancelView(_IntegrationScoped):
         )
         job = sync.integration_job_cancel(actor=request.user, job=job)
         return Response(IntegrationJobSerializer(job).data)
+
+
+# --- a site's deployment integration ------------------------------------------------------
+
+
+class SiteDeploymentIntegrationSerializer(InputSerializer):
+    integration_id = serializers.UUIDField(
+        allow_null=True, help_text="A netlify or vercel integration; null: the local provider."
+    )
+
+
+class SiteDeploymentIntegrationResultSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    integration_id = serializers.UUIDField(allow_null=True)
+    provider = serializers.CharField()
+
+
+class SiteDeploymentIntegrationView(OrgScopedAPIView):
+    """Where the site deploys: a Netlify/Vercel integration, or the built-in ``local``."""
+
+    scope_map = {"PUT": "site.deployment_integration"}
+    serializer_class = SiteDeploymentIntegrationResultSerializer
+
+    @extend_schema(
+        request=SiteDeploymentIntegrationSerializer,
+        responses=SiteDeploymentIntegrationResultSerializer,
+    )
+    def put(self, request: Request, org_slug: str, site_slug: str) -> Response:
+        from integrations.providers import site_deployment_integration_set
+        from sites.models import Site
+
+        site = self.get_org_object(Site.objects.defer("search"), slug=site_slug)
+        data = validated(SiteDeploymentIntegrationSerializer, request)
+        integration = None
+        if data["integration_id"] is not None:
+            integration = self.get_org_object(Integration, id=data["integration_id"])
+        site_deployment_integration_set(actor=request.user, site=site, integration=integration)
+        return Response(
+            {
+                "site": site.slug,
+                "integration_id": integration.id if integration else None,
+                "provider": integration.provider if integration else "local",
+            }
+        )

@@ -216,3 +216,31 @@ def test_a_deleted_integration_clears_the_site_reference(personas):
     with service_context(reason="test"):
         Integration.objects.filter(id=site.deployment_integration_id).delete()
         assert Site.objects.get(id=site.id).deployment_integration_id is None
+
+
+def test_admins_choose_the_site_deployment_integration_over_the_api(personas):
+    owner = personas.users["owner"]
+    site = make_site(personas.org, owner)
+    with service_context(reason="test fixture"):
+        netlify = Integration.objects.create(
+            organization=personas.org, provider="netlify", name="n", config={"site_id": "s"}
+        )
+        hook = Integration.objects.create(organization=personas.org, provider="webhook", name="w")
+    url = f"/api/v1/orgs/{personas.org.slug}/sites/{site.slug}/deployment-integration/"
+    body = {"integration_id": str(netlify.id)}
+    assert personas.client("member").put(url, body, format="json").status_code == 403
+    chosen = personas.client("admin").put(url, body, format="json")
+    assert chosen.status_code == 200
+    assert chosen.json() == {
+        "site": "shop",
+        "integration_id": str(netlify.id),
+        "provider": "netlify",
+    }
+    with service_context(reason="test read"):
+        assert Site.objects.get(id=site.id).deployment_integration_id == netlify.id
+    refused = personas.client("admin").put(url, {"integration_id": str(hook.id)}, format="json")
+    assert refused.json()["error"]["code"] == "not_a_deploy_integration"
+    back = personas.client("admin").put(url, {"integration_id": None}, format="json")
+    assert back.json()["provider"] == "local"
+    with service_context(reason="test read"):
+        assert Site.objects.get(id=site.id).deployment_integration_id is None

@@ -183,9 +183,12 @@ def test_who_sees_mappings_and_jobs_in_raw_sql(personas, integration, persona, s
 def test_a_member_cannot_write_mappings_or_jobs_in_raw_sql(personas, integration):
     from django.db import DatabaseError, transaction
 
-    with tenant_context(user_id=personas.users["member"].id, org_slug=personas.org.slug):
-        with pytest.raises(DatabaseError), transaction.atomic():
-            IntegrationJob.objects.create(organization=personas.org, integration=integration)
+    with (
+        tenant_context(user_id=personas.users["member"].id, org_slug=personas.org.slug),
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+    ):
+        IntegrationJob.objects.create(organization=personas.org, integration=integration)
 
 
 def test_a_second_job_is_refused_by_the_database_too(personas, integration):
