@@ -454,13 +454,36 @@ def _acting(starter: _Starter) -> Iterator[None]:
         yield
 
 
+def _locked(job_id: uuid.UUID | str) -> IntegrationJob:
+    """The job, locked for update as its starter (RLS hides it once they are no admin)."""
+    job = IntegrationJob.objects.select_for_update().filter(id=job_id).first()
+    if job is None:
+        raise _LostAccess()
+    return job
+
+
+def _save(job: IntegrationJob) -> None:
+    """Save the job as its starter; an update RLS refuses (the starter is no longer an
+    admin) affects no row, and that is lost access, not an insert attempt."""
+    updated = IntegrationJob.objects.filter(id=job.id).update(
+        **{
+            f.attname: getattr(job, f.attname)
+            for f in IntegrationJob._meta.concrete_fields
+            if not f.primary_key and f.attname != "updated_at"
+        },
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        raise _LostAccess()
+
+
 def _final(job: IntegrationJob, status: str, error: str = "") -> None:
     job.status = status
     job.error = error[:2000]
     job.finished_at = timezone.now()
     if status in (IntegrationJob.Status.SUCCEEDED, IntegrationJob.Status.PARTIAL):
         job.progress = 100
-    job.save()
+    _save(job)
 
 
 def run_job(job_id: str) -> str:
@@ -483,12 +506,12 @@ def run_job(job_id: str) -> str:
     )
     try:
         with _acting(starter):
-            job = IntegrationJob.objects.select_for_update().get(id=job_id)
+            job = _locked(job_id)
             if job.status != IntegrationJob.Status.QUEUED:
                 return "skipped"
             job.status = IntegrationJob.Status.RUNNING
             job.started_at = timezone.now()
-            job.save(update_fields=["status", "started_at", "updated_at"])
+            _save(job)
             integration = Integration.objects.get(id=job.integration_id)
             mappings = mappings_of(integration)
         if job.kind == IntegrationJob.Kind.TEST:
@@ -521,7 +544,7 @@ def _run_test(starter: _Starter, integration: Integration) -> str:
     except SourceError as exc:
         page, status, error = None, IntegrationJob.Status.FAILED, str(exc)
     with _acting(starter):
-        job = IntegrationJob.objects.select_for_update().get(id=starter.job_id)
+        job = _locked(starter.job_id)
         job.records_read = len(page.records) if page else 0
         _final(job, status, error)
     return status
@@ -534,7 +557,7 @@ def _run_sync(starter: _Starter, integration: Integration, mappings: list[DataMa
         source = HttpJsonSource.of(integration)
     except SourceError as exc:
         with _acting(starter):
-            job = IntegrationJob.objects.select_for_update().get(id=starter.job_id)
+            job = _locked(starter.job_id)
             _final(job, IntegrationJob.Status.FAILED, str(exc))
         return IntegrationJob.Status.FAILED
     url: str | None = source.url
@@ -547,7 +570,7 @@ def _run_sync(starter: _Starter, integration: Integration, mappings: list[DataMa
                 return IntegrationJob.Status.CANCELED
         if pages >= max_pages:
             with _acting(starter):
-                job = IntegrationJob.objects.select_for_update().get(id=starter.job_id)
+                job = _locked(starter.job_id)
                 _final(
                     job,
                     IntegrationJob.Status.FAILED,
@@ -558,18 +581,18 @@ def _run_sync(starter: _Starter, integration: Integration, mappings: list[DataMa
             page = source.fetch(url)
         except SourceError as exc:
             with _acting(starter):
-                job = IntegrationJob.objects.select_for_update().get(id=starter.job_id)
+                job = _locked(starter.job_id)
                 _final(job, IntegrationJob.Status.FAILED, str(exc))
             return IntegrationJob.Status.FAILED
         pages += 1
         with _acting(starter):
-            job = IntegrationJob.objects.select_for_update().get(id=starter.job_id)
+            job = _locked(starter.job_id)
             if job.status != IntegrationJob.Status.RUNNING:
                 return job.status
             _write_page(job, integration, mappings, source, page, listed_cap)
             job.cursor = (page.next_url or "")[:2000]
             if page.next_url is None:
-                job.save()
+                _save(job)
                 status = (
                     IntegrationJob.Status.PARTIAL
                     if job.records_failed
@@ -592,7 +615,7 @@ def _run_sync(starter: _Starter, integration: Integration, mappings: list[DataMa
                 job.progress = max(1, min(99, int(100 * job.records_read / page.total)))
             else:
                 job.progress = min(95, job.progress + max(1, (95 - job.progress) // 4))
-            job.save()
+            _save(job)
         url = page.next_url
     return IntegrationJob.Status.FAILED  # not reached
 

@@ -203,3 +203,20 @@ def test_a_second_job_is_refused_by_the_database_too(personas, integration):
         IntegrationJob.objects.create(
             organization=personas.org, integration=integration, status="failed"
         )
+
+
+def test_a_job_whose_starter_is_no_longer_an_admin_fails_with_lost_access(personas, integration):
+    from integrations import sync
+    from organizations.models import Membership
+
+    with service_context(reason="test fixture"):
+        job = IntegrationJob.objects.create(
+            organization=personas.org, integration=integration, created_by=personas.users["admin"]
+        )
+        Membership.objects.filter(organization=personas.org, user=personas.users["admin"]).update(
+            role="member"
+        )
+    assert sync.run_job(str(job.id)) == "failed"
+    with service_context(reason="test read"):
+        job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", sync.LOST_ACCESS)
