@@ -327,7 +327,8 @@ class Deployment(TenantModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     provider = models.CharField(max_length=40, default="local")
     url = models.CharField(max_length=500, blank=True)
-    external_id = models.CharField(max_length=200, blank=True)  # the provider's deploy id
+    # The provider's deploy id; a database default too, for bulk loaders (COPY).
+    external_id = models.CharField(max_length=200, blank=True, default="", db_default="")
     progress = models.PositiveSmallIntegerField(default=0)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
