@@ -404,6 +404,20 @@ ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=PRODUCTION)
 # /admin/login/ attempts, counted per client address and per account (email).
 ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/min")
 ADMIN_LOGIN_ACCOUNT_RATE = env.str("ADMIN_LOGIN_ACCOUNT_RATE", default="20/hour")
+# --- Integrations: deployment providers and sync jobs (issue 12 section 5) ----------
+# Netlify/Vercel deploys are polled every POLL_INTERVAL seconds, at most POLL_MAX times.
+INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS = env.float(
+    "INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS", default=2.0
+)
+INTEGRATIONS_PROVIDER_POLL_MAX = env.int("INTEGRATIONS_PROVIDER_POLL_MAX", default=150)
+# A sync reads at most this many pages; a job lists at most this many failed records.
+INTEGRATIONS_SYNC_MAX_PAGES = env.int("INTEGRATIONS_SYNC_MAX_PAGES", default=1000)
+INTEGRATIONS_SYNC_FAILED_LISTED = env.int("INTEGRATIONS_SYNC_FAILED_LISTED", default=100)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "DataMappingTransformEnum": "integrations.models_sync.Transform",
+    "IntegrationJobKindEnum": "integrations.models_sync.IntegrationJob.Kind",
+    "IntegrationJobStatusEnum": "integrations.models_sync.IntegrationJob.Status",
+}
 
 SILENCED_SYSTEM_CHECKS = [
     "auth.W004"

@@ -136,3 +136,7 @@ class WebhookDeliveryAdmin(RedactedReadOnlyAdmin):
             "Replayed",
             lambda d: services.webhook_delivery_replay(actor=request.user, delivery=d),
         )
+
+
+# Mappings, sync jobs and synced records (issue 12 section 5).
+from integrations import admin_sync  # noqa: E402, F401

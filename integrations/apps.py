@@ -7,4 +7,7 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from integrations import providers
         from integrations.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
+
+        providers.register()  # Netlify/Vercel deployment adapters for sites

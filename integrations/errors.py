@@ -18,3 +18,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "provider_error": (502, "The AI provider refused or failed the request (sanitized)"),
     "no_ai_integration": (400, "No usable AI provider integration is configured"),
 }
+
+# Deployment providers and sync jobs (issue 12 section 5).
+ERROR_CODES |= {
+    "mapping_target_taken": (409, "Another mapping of the integration writes this target field"),
+    "integration_disabled": (409, "The integration is disabled; enable it first"),
+    "job_kind_unsupported": (400, "The integration's provider has no connector for this job kind"),
+    "job_in_progress": (409, "A job of this integration is already queued or running"),
+    "job_finished": (409, "The job has already finished"),
+    "not_a_deploy_integration": (400, "Only a Netlify or Vercel integration can deploy a site"),
+}

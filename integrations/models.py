@@ -269,3 +269,12 @@ class WebhookAttempt(TenantModel):
 
     def __str__(self) -> str:
         return f"attempt {self.number} ({self.status_code or self.error or 'no answer'})"
+
+
+# --- sync jobs (issue 12 §5): models in models_sync.py ------------------------------
+from integrations.models_sync import (  # noqa: E402, F401
+    DataMapping,
+    IntegrationJob,
+    IntegrationRecord,
+    Transform,
+)

@@ -195,6 +195,16 @@ MATRIX: dict[str, Rule] = {
     ),
     "webhook.delete": Rule(Role.ADMIN, description="Remove a webhook endpoint"),
     "webhook.replay": Rule(Role.ADMIN, description="Send a past delivery again"),
+    # sync jobs (issue 12 section 5); reading mappings and jobs is `integration.list`
+    "data_mapping.write": Rule(
+        Role.ADMIN, description="Add, change, delete and dry-run an integration's field mappings"
+    ),
+    "integration_job.run": Rule(
+        Role.ADMIN, description="Run (sync, import, test) and cancel an integration's jobs"
+    ),
+    "site.deployment_integration": Rule(
+        Role.ADMIN, description="Deploy a site through a Netlify/Vercel integration (or local)"
+    ),
     # --- end of integrations ---------------------------------------------------------
     #
     # --- billing (plans, subscriptions, usage, cost estimates) -------------------------

@@ -18,6 +18,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "deployment_not_ready": (409, "Only a ready production deployment can be rolled back to"),
     "deployment_final": (409, "The deployment has already finished"),
     "nothing_published": (409, "The site has no published page to deploy"),
+    "deployment_integration_missing": (
+        409,
+        "The site's deployment integration is gone or not visible to the deployer",
+    ),
     "hostname_taken": (409, "The hostname is verified for another site"),
     "version_not_found": (404, "The page has no version with this number"),
 }

@@ -141,6 +141,9 @@ class Site(TenantModel):
     template = tenant_fk("sites.Template", null=True)
     # Changed only by a production deployment becoming ready, or a rollback.
     live_deployment = tenant_fk("sites.Deployment", null=True)
+    # Deploy through this Netlify/Vercel integration instead of the built-in
+    # ``local`` provider (integrations/providers; composite FK in 0003).
+    deployment_integration = tenant_fk("integrations.Integration", null=True)
     created_by = _user_fk()
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
@@ -323,6 +326,8 @@ class Deployment(TenantModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     provider = models.CharField(max_length=40, default="local")
     url = models.CharField(max_length=500, blank=True)
+    # The provider's deploy id; a database default too, for bulk loaders (COPY).
+    external_id = models.CharField(max_length=200, blank=True, default="", db_default="")
     progress = models.PositiveSmallIntegerField(default=0)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)

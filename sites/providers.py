@@ -42,6 +42,18 @@ class BuildSpec:
     site_settings: dict[str, Any]
     environment: str
     pages: list[PinnedPage] = field(default_factory=list)
+    # External providers (integrations/providers): the site's deployment integration
+    # and who deployed (the integration is read as them).
+    integration_id: uuid.UUID | None = None
+    created_by_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What an external provider answers instead of a bare URL: its deploy id too."""
+
+    url: str
+    external_id: str = ""
 
 
 class Provider(Protocol):
@@ -49,8 +61,8 @@ class Provider(Protocol):
 
     def build(
         self, spec: BuildSpec, *, log: Callable[[str], None], progress: Callable[[int], None]
-    ) -> str:
-        """Build and publish ``spec``; answer the deployment's URL."""
+    ) -> str | BuildResult:
+        """Build and publish ``spec``; answer the deployment's URL (or a result)."""
         ...
 
 

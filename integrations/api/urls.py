@@ -49,3 +49,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="webhook-delivery-replay",
     ),
 ]
+
+# Mappings and sync jobs (issue 12 §5).
+from integrations.api import sync_urls  # noqa: E402
+
+urlpatterns += sync_urls.urlpatterns

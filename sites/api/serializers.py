@@ -151,6 +151,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "status",
             "provider",
             "url",
+            "external_id",
             "progress",
             "page_count",
             "error",

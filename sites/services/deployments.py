@@ -33,7 +33,7 @@ from config.errors import DomainError
 from organizations.tenancy import service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
-from sites.providers import BuildFailed, BuildSpec, PinnedPage, get_provider
+from sites.providers import BuildFailed, BuildResult, BuildSpec, PinnedPage, get_provider
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def deployment_create(
     """Queue a deployment of what is published now (409 if one is in flight)."""
     if site.status == Site.Status.ARCHIVED:
         raise conflict("site_archived", "The site is archived; unarchive it first.")
+    if provider == "local" and site.deployment_integration_id:
+        provider = _integration_provider(site)
     get_provider(provider)  # unknown providers fail here, not in the worker
     live = list(
         Page.objects.filter(
@@ -98,6 +100,26 @@ def deployment_create(
 
     transaction.on_commit(enqueue)
     return deployment
+
+
+def _integration_provider(site: Site) -> str:
+    """The provider of the site's deployment integration (Netlify/Vercel), read under
+    the caller's claims."""
+    from integrations.models import Integration
+
+    found = (
+        Integration.objects.filter(
+            organization_id=site.organization_id, id=site.deployment_integration_id
+        )
+        .values_list("provider", flat=True)
+        .first()
+    )
+    if found is None:
+        raise conflict(
+            "deployment_integration_missing",
+            "The site's deployment integration is gone or not visible to you.",
+        )
+    return found
 
 
 @transaction.atomic
@@ -215,9 +237,13 @@ def run_build(deployment_id: str) -> str:
                     progress=max(1, min(99, value)), updated_at=timezone.now()
                 )
 
-        url = provider.build(spec, log=log, progress=progress)
+        result = provider.build(spec, log=log, progress=progress)
+        if isinstance(result, BuildResult):
+            url, external_id = result.url, result.external_id
+        else:
+            url, external_id = result, ""
         with _as_deployer(row):
-            return _finish_ready(row, url)
+            return _finish_ready(row, url, external_id)
     except (BuildFailed, DomainError) as exc:
         # DomainError: the organization was suspended or the deployer deactivated
         # meanwhile (tenant_context refuses the write); the reason is the message.
@@ -245,6 +271,8 @@ def _spec(row: dict) -> BuildSpec:
         site_name=site.name,
         site_settings=site.settings,
         environment=row["environment"],
+        integration_id=site.deployment_integration_id,
+        created_by_id=row["created_by_id"],
         pages=[
             PinnedPage(
                 path=path,
@@ -258,7 +286,7 @@ def _spec(row: dict) -> BuildSpec:
     )
 
 
-def _finish_ready(row: dict, url: str) -> str:
+def _finish_ready(row: dict, url: str, external_id: str = "") -> str:
     """Ready, and — for production — live, in one transaction."""
     deployment = Deployment.objects.select_for_update().get(id=row["id"])
     if deployment.status != Deployment.Status.BUILDING:
@@ -267,11 +295,22 @@ def _finish_ready(row: dict, url: str) -> str:
     deployment.status = Deployment.Status.READY
     deployment.progress = 100
     deployment.url = url
+    deployment.external_id = external_id
     deployment.finished_at = now
     deployment.log = (deployment.log + f"{now:%H:%M:%S} ready: {url}\n")[
         -settings.SITES_DEPLOYMENT_LOG_MAX_CHARS :
     ]
-    deployment.save(update_fields=["status", "progress", "url", "finished_at", "log", "updated_at"])
+    deployment.save(
+        update_fields=[
+            "status",
+            "progress",
+            "url",
+            "external_id",
+            "finished_at",
+            "log",
+            "updated_at",
+        ]
+    )
     if deployment.environment == Deployment.Environment.PRODUCTION:
         Site.objects.filter(id=deployment.site_id).update(
             live_deployment=deployment, updated_at=now

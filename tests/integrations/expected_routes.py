@@ -17,6 +17,9 @@ ORG = "api/v1/orgs/<slug:org_slug>/"
 WEBHOOK = f"{ORG}webhooks/<uuid:webhook_id>/"
 DELIVERY = f"{WEBHOOK}deliveries/<uuid:webhook_delivery_id>/"
 
+INTEGRATION = f"{ORG}integrations/<uuid:integration_id>/"
+JOB = f"{INTEGRATION}jobs/<uuid:integration_job_id>/"
+
 EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"GET {ORG}api-keys/": ADMINS,
     f"POST {ORG}api-keys/": ADMINS,
@@ -42,4 +45,17 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"GET {WEBHOOK}deliveries/": ADMINS,
     f"GET {DELIVERY}": ADMINS,
     f"POST {DELIVERY}replay/": ADMINS,
+    # Mappings and sync jobs (section 5): "member and up read, admin and up write and run".
+    f"GET {INTEGRATION}mappings/": MEMBERS,
+    f"POST {INTEGRATION}mappings/": ADMINS,
+    f"POST {INTEGRATION}mappings/dry-run/": ADMINS,
+    f"GET {INTEGRATION}mappings/<uuid:mapping_id>/": MEMBERS,
+    f"PATCH {INTEGRATION}mappings/<uuid:mapping_id>/": ADMINS,
+    f"DELETE {INTEGRATION}mappings/<uuid:mapping_id>/": ADMINS,
+    f"GET {INTEGRATION}jobs/": MEMBERS,
+    f"POST {INTEGRATION}jobs/": ADMINS,
+    f"GET {JOB}": MEMBERS,
+    f"POST {JOB}cancel/": ADMINS,
+    # Where a site deploys is the integration's business: "admin and up write".
+    f"PUT {ORG}sites/<slug:site_slug>/deployment-integration/": ADMINS,
 }

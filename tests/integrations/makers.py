@@ -20,7 +20,10 @@ from integrations import crypto
 from integrations.apikeys import generate_key, hash_key
 from integrations.models import (
     ApiKey,
+    DataMapping,
     Integration,
+    IntegrationJob,
+    IntegrationRecord,
     UserIntegration,
     WebhookAttempt,
     WebhookDelivery,
@@ -119,12 +122,50 @@ def webhook_delivery(p: Personas) -> WebhookDelivery:
         )
 
 
+# --- sync jobs (issue 12 section 5) ---------------------------------------------------
+
+
+def data_mapping(p: Personas) -> DataMapping:
+    found_integration = integration(p)
+    with service_context(reason="test fixture: data mapping"):
+        found = DataMapping.objects.filter(
+            organization=p.org, integration=found_integration
+        ).first()
+        return found or DataMapping.objects.create(
+            organization=p.org,
+            integration=found_integration,
+            source_field="name",
+            target_field="title",
+            transform="trim",
+        )
+
+
+def integration_job(p: Personas) -> IntegrationJob:
+    found_integration = integration(p)
+    with service_context(reason="test fixture: integration job"):
+        found = IntegrationJob.objects.filter(
+            organization=p.org, integration=found_integration
+        ).first()
+        return found or IntegrationJob.objects.create(
+            organization=p.org,
+            integration=found_integration,
+            kind="sync",
+            status="succeeded",
+            progress=100,
+            records_read=1,
+            records_written=1,
+            created_by=p.users["admin"],
+        )
+
+
 INTEGRATIONS_MAKERS: dict[str, Callable[[Personas], Any]] = {
     "api_key_id": lambda p: api_key(p).id,
     "integration_id": lambda p: integration(p).id,
     "user_integration_name": user_integration_name,
     "webhook_id": lambda p: webhook(p).id,
     "webhook_delivery_id": lambda p: webhook_delivery(p).id,
+    "mapping_id": lambda p: data_mapping(p).id,
+    "integration_job_id": lambda p: integration_job(p).id,
 }
 
 
@@ -141,3 +182,11 @@ def fill_tables(personas: Personas) -> None:
                 response_snippet="boom",
                 created_at=timezone.now(),
             )
+    job = integration_job(personas)
+    with service_context(reason="test fixture: integration record"):
+        IntegrationRecord.objects.get_or_create(
+            organization=personas.org,
+            integration_id=job.integration_id,
+            external_id="matrix-1",
+            defaults={"data": {"title": "matrix"}, "job": job},
+        )
