@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, Invalid
+from config.errors import Conflict, DomainError, Invalid
 from integrations import crypto, outbound
 from integrations.models import (
     DataMapping,
@@ -519,6 +519,10 @@ def run_job(job_id: str) -> str:
         return _run_sync(starter, integration, mappings)
     except _LostAccess:
         return _fail_elevated(starter, LOST_ACCESS)
+    except DomainError as exc:
+        # The organization was suspended or the starter deactivated meanwhile
+        # (tenant_context refuses the write): the reason is the message.
+        return _fail_elevated(starter, str(exc))
     except Exception as exc:
         logger.exception("integration job %s failed", job_id)
         return _fail_elevated(starter, f"internal error: {type(exc).__name__}")

@@ -58,6 +58,9 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "sites/services/deployments.py:run_build": "read: who deployed; the build runs in "
     "tenant_context, which refuses a suspended organization or a deactivated deployer",
     "sites/services/deployments.py:_finish_failed": "records that a refused build failed",
+    "integrations/sync.py:run_job": "read: who started the job; the job runs in "
+    "tenant_context, which refuses a suspended organization or a deactivated starter",
+    "integrations/sync.py:_fail_elevated": "records that a refused job failed",
     "sites/services/pages.py:publish_due": "skips suspended organizations in its claim query "
     "(tests/sites/test_scheduling.py); expiry still takes pages down",
 }
