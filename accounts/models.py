@@ -135,7 +135,7 @@ class Session(models.Model):
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # Refresh rotation (docs/decisions/0007): the jti of the refresh token now
+    # Refresh rotation (docs/decisions/0009): the jti of the refresh token now
     # valid, when its pair was issued, and the jti it replaced (honoured again
     # for REFRESH_REUSE_GRACE so that two tabs refreshing at once both succeed).
     refresh_jti = models.CharField(max_length=64, blank=True, db_default="")

@@ -5,7 +5,7 @@ access token's jti is derived from the refresh token's and both share the
 issue time. Minting the same inputs again gives byte-identical tokens, which
 is how a refresh replayed inside the grace window answers the very pair the
 first refresh got, without storing access tokens anywhere
-(docs/decisions/0007).
+(docs/decisions/0009).
 """
 
 from __future__ import annotations

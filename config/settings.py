@@ -395,7 +395,7 @@ EMAIL_VERIFICATION_TTL = timedelta(days=env.int("EMAIL_VERIFICATION_TTL_DAYS", d
 # "organization.create", "invitation.accept". Default: nothing is blocked.
 UNVERIFIED_EMAIL_BLOCKS = env.list("UNVERIFIED_EMAIL_BLOCKS", default=[])
 # Two tabs refreshing one token at once both get the same new pair within this window;
-# a reuse after it revokes the session (docs/decisions/0007).
+# a reuse after it revokes the session (docs/decisions/0009).
 REFRESH_REUSE_GRACE = timedelta(seconds=env.int("REFRESH_REUSE_GRACE_SECONDS", default=10))
 MFA_ISSUER = env.str("MFA_ISSUER", default="SaaS platform")
 MFA_CHALLENGE_TTL = timedelta(seconds=env.int("MFA_CHALLENGE_SECONDS", default=300))
