@@ -110,7 +110,13 @@ def test_a_database_restart_mid_request_answers_503_and_the_server_recovers(clus
             f"slowest answer {max(r['seconds'] for r in results):.2f} s"
         )
         assert set(statuses) <= {201, 503}, [r for r in results if r["status"] not in (201, 503)]
-        assert statuses[503] >= 1, "the restart was not felt: the test proved nothing"
+        if not pool:
+            # Persistent connections break with the restart: at least one request finds
+            # its connection gone, or the test proved nothing.
+            assert statuses[503] >= 1, "the restart was not felt: the test proved nothing"
+        # With the pool a borrowed connection is checked before use, so a fast restart
+        # may be answered without any 503 (seen: 0-2); the writes waited for on both
+        # sides of the restart show it happened mid-traffic.
         for answer in (r for r in results if r["status"] == 503):
             assert answer["content_type"].startswith("application/json"), answer
             assert '"code":"database_unavailable"' in answer["body"].replace(" ", ""), answer
