@@ -35,6 +35,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
+import httpx
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -292,8 +293,12 @@ def _disable(
         )
         org = Organization.objects.get(id=endpoint.organization_id)
         subject = f"[{org.name}] A webhook endpoint was disabled"
+        # The receiver is named without its scheme: a link in an email is a link to this
+        # server (tests follow every one), and the receiver is not ours to link to.
+        receiver = httpx.URL(endpoint.url)
         text = (
-            f"The webhook endpoint {endpoint.url} of {org.name} was disabled: {reason}\n"
+            f"The webhook endpoint {receiver.host}{receiver.path} ({endpoint.id}) of {org.name}"
+            f" was disabled: {reason}\n"
             "Fix the receiver, then enable the endpoint again and replay the failed deliveries."
         )
         transaction.on_commit(

@@ -1,7 +1,7 @@
 """Sites and pages in the organization's full-text search (``/orgs/{slug}/search/``).
 
 Same two steps as the projects' search (``projects/services/search.py``): the
-index-driven ``app.search_sites()``/``app.search_pages()`` (``0002_rls``) find
+index-driven ``app.search_sites_after()``/``app.search_pages_after()`` (``0002_rls``) find
 ids and ranks in the current organization, then the rows are loaded as the
 caller under RLS. Two queries per kind, whatever the organization's size.
 """
@@ -18,7 +18,10 @@ from django.db.models.functions import Concat
 from sites.models import Page, Site
 
 
-def site_hits(*, organization_id: uuid.UUID, q: str, types: tuple[str, ...], limit: int) -> list:
+def site_hits(
+    *, organization_id: uuid.UUID, q: str, types: tuple[str, ...], limit: int, after: Any = None
+) -> list:
+    """The best ``limit`` sites and pages for ``q`` after the cursor position ``after``."""
     from projects.services.search import Hit, _headline, _ranked, _safe
 
     query = SearchQuery(q, search_type="websearch", config="english")
@@ -35,6 +38,7 @@ def site_hits(*, organization_id: uuid.UUID, q: str, types: tuple[str, ...], lim
             "sites",
             q,
             limit,
+            after,
         )
         hits += [
             Hit(
@@ -60,6 +64,7 @@ def site_hits(*, organization_id: uuid.UUID, q: str, types: tuple[str, ...], lim
             "pages",
             q,
             limit,
+            after,
         )
         hits += [
             Hit(

@@ -125,7 +125,13 @@ def _project_of(row: Any) -> dict[str, Any]:
     return {"id": project.id, "slug": project.slug, "name": project.name}
 
 
-TYPE_OF_SEARCH = {"projects": "project", "files": "file", "knowledge": "knowledge"}
+TYPE_OF_SEARCH = {
+    "projects": "project",
+    "files": "file",
+    "knowledge": "knowledge",
+    "sites": "site",
+    "pages": "page",
+}
 
 
 def search(
@@ -212,6 +218,8 @@ def search(
     if "site" in types or "page" in types:
         from sites.search import site_hits  # sites builds on projects, not the reverse
 
-        hits += site_hits(organization_id=organization_id, q=q, types=types, limit=limit)
+        hits += site_hits(
+            organization_id=organization_id, q=q, types=types, limit=limit, after=after
+        )
     hits.sort(key=lambda hit: (-hit.rank, hit.type, str(hit.id)))
     return hits[:limit]

@@ -159,16 +159,21 @@ REVOKE ALL ON FUNCTION app.public_site_for_host(text) FROM PUBLIC;
 """
 
 SEARCH_TEMPLATE = r"""
-CREATE FUNCTION app.search_{name}(q tsquery, lim integer) RETURNS TABLE (id uuid, rank real)
+CREATE FUNCTION app.search_{name}_after(q tsquery, lim integer, after_rank real, after_id uuid)
+RETURNS TABLE (id uuid, rank real)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT t.id, ts_rank(t.search, q)
-      FROM {table} t
-     WHERE t.organization_id = app.current_org_id()
-       AND t.search @@ q
-     ORDER BY 2 DESC, 1
-     LIMIT least(lim, 50)
+    SELECT s.id, s.rank
+      FROM (SELECT t.id, ts_rank(t.search, q) AS rank
+              FROM public.{table} t
+             WHERE t.organization_id = app.current_org_id()
+               AND t.search @@ q) s
+     WHERE after_rank IS NULL
+        OR s.rank < after_rank
+        OR (s.rank = after_rank AND s.id > after_id)
+     ORDER BY s.rank DESC, s.id
+     LIMIT least(lim, 101)
 $$;
-REVOKE ALL ON FUNCTION app.search_{name}(tsquery, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION app.search_{name}_after(tsquery, integer, real, uuid) FROM PUBLIC;
 """
 SEARCHES = [("sites", "sites_site"), ("pages", "sites_page")]
 
@@ -233,7 +238,9 @@ def _reverse() -> str:
     for table, _, name in USER_REFERENCES:
         sql.append(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name};")
     for name, _ in SEARCHES:
-        sql.append(f"DROP FUNCTION IF EXISTS app.search_{name}(tsquery, integer);")
+        sql.append(
+            f"DROP FUNCTION IF EXISTS app.search_{name}_after(tsquery, integer, real, uuid);"
+        )
     sql.append("DROP FUNCTION IF EXISTS app.public_site_for_host(text);")
     sql.append("DROP FUNCTION IF EXISTS app.serve_public_page(text, text, text, boolean);")
     return "\n".join(sql)

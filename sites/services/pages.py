@@ -21,12 +21,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
 from config.errors import Invalid, NotFound
+from organizations.models import Organization
 from organizations.permissions import allows
 from organizations.tenancy import service_context
 from sites import content as blocks
@@ -384,13 +385,19 @@ def page_revert(*, actor: User, page: Page, version: PageVersion) -> Page:
     return page
 
 
+def _suspended_organizations() -> QuerySet[Organization]:
+    return Organization.objects.filter(suspended_at__isnull=False).values("id")
+
+
 def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, int]:
     """Publish scheduled versions whose time has come; take expired pages down.
 
     Runs as the system (service context), one short transaction per batch. Rows are
     claimed ``FOR UPDATE SKIP LOCKED``: a concurrent run skips what this one holds,
     and once this one commits the rows no longer qualify — each publication
-    happens exactly once.
+    happens exactly once. Pages of a suspended organization are not published (a
+    suspended organization is read-only); they go live once it is lifted. Expiry still
+    takes pages down: content meant to go offline does, suspended or not.
     """
     now = now or timezone.now()
     done = {"published": 0, "expired": 0}
@@ -399,6 +406,7 @@ def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, i
             due = list(
                 Page.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(scheduled_version__isnull=False, go_live_at__lte=now)
+                .exclude(organization_id__in=_suspended_organizations())
                 .select_related("scheduled_version")
                 .order_by("go_live_at")[:batch]
             )

@@ -61,12 +61,14 @@ def fill_tables(personas: Personas) -> None:
             },
         )
         if not CostEstimate.objects.filter(organization_id=org_id).exists():
-            CostEstimate.objects.create(
-                organization_id=org_id,
-                inputs={},
-                line_items=[],
-                total=Decimal("1.00"),
-                currency="USD",
-                formula_version="fixture",
-                author=personas.user("member"),
-            )
+            # One by a member and one by the owner: a member reads their own only.
+            for author in ("member", "owner"):
+                CostEstimate.objects.create(
+                    organization_id=org_id,
+                    inputs={},
+                    line_items=[],
+                    total=Decimal("1.00"),
+                    currency="USD",
+                    formula_version="fixture",
+                    author=personas.user(author),
+                )

@@ -135,10 +135,16 @@ def test_every_required_role_check_is_in_the_policies():
     assert ("organizations_membership", "SELECT") not in found  # every member lists them
 
 
+OWNER_COLUMNS = ("user_id", "author_id")  # what a "my own rows" policy compares
+
+
 def _others(table: str, user_id) -> tuple[sql.Composable, list[str]]:
-    """Rows of acme not the caller's own (``user_id`` column), as WHERE + params."""
-    if "user_id" in columns(table):
-        return sql.SQL(" AND user_id IS DISTINCT FROM %s"), [str(user_id)]
+    """Rows of acme not the caller's own (its owner column), as WHERE + params."""
+    for column in OWNER_COLUMNS:
+        if column in columns(table):
+            return sql.SQL(" AND {} IS DISTINCT FROM %s").format(sql.Identifier(column)), [
+                str(user_id)
+            ]
     return sql.SQL(""), []
 
 
@@ -153,7 +159,7 @@ def _breaches(guard: RoleGuard, personas: Personas, role: str) -> list[str]:
     with transaction.atomic():
         assert enter_org(user.id, "acme").role == role
         if guard.command == "SELECT":
-            seen = count(table, in_org(table), [org])
+            seen = count(table, in_org(table) + others, [org, *others_params])
             return [f"{role} reads {seen} row(s)"] if seen else []
         if guard.command == "INSERT":
             affected, error = insert_copy(table, rows[0])
