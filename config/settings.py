@@ -355,6 +355,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] = env.str("THROTTLE_API_KEY"
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=15.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1_048_576)
+# Tokens reserved for an AI reply before the call (plus about a quarter of the prompt's
+# characters); settled to the provider's count after it.
+AI_REPLY_TOKENS_RESERVED = env.int("AI_REPLY_TOKENS_RESERVED", default=1024)
 WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
 WEBHOOK_DISABLE_AFTER = timedelta(days=5)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {

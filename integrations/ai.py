@@ -3,8 +3,10 @@
 ``POST {base_url}/chat/completions`` with the organization's ``Integration``
 credentials, or the caller's own ``UserIntegration`` when they choose it, streamed
 (server-sent events, read with ``httpx-sse``) or not. Token usage comes from the
-provider's ``usage`` (no local tokenizer) and is reported to
-:func:`integrations.usage.record_usage`.
+provider's ``usage`` (no local tokenizer). A reply reserves its likely tokens
+first (:func:`integrations.usage.reserve`: 402 over the month's allowance, nothing
+sent) and settles to the provider's count; a streamed reply is recorded after it
+ends (:func:`integrations.usage.record_usage`).
 
 **Provider errors are sanitized**: a refusal becomes ``provider_error`` (502) naming
 only the HTTP status; the provider's body and the key never reach the caller, the
@@ -18,13 +20,14 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from httpx_sse import EventSource, SSEError
 
 from config.errors import DomainError, Invalid
-from integrations import crypto, outbound
+from integrations import crypto, outbound, usage
 from integrations.models import Integration, Provider, UserIntegration
-from integrations.usage import record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,25 @@ def complete(
     provider: AIProvider, *, messages: list[dict[str, str]], model: str = ""
 ) -> Completion:
     url, headers, body = _request(provider, messages, model, stream=False)
+    # Billing: reserve the reply's likely tokens first (402 over the month's allowance,
+    # before anything is sent), then settle to the provider's count or release.
+    reservation = usage.reserve(provider.organization_id, "ai_tokens", _estimate(messages))
+    try:
+        completion = _complete(url, headers, body)
+    except BaseException:
+        usage.release(reservation)
+        raise
+    usage.settle(reservation, completion.prompt_tokens + completion.completion_tokens)
+    return completion
+
+
+def _estimate(messages: list[dict[str, str]]) -> int:
+    """Tokens a reply may cost: about four characters a token of prompt, plus the reply."""
+    prompt = sum(len(message.get("content") or "") for message in messages)
+    return prompt // 4 + settings.AI_REPLY_TOKENS_RESERVED
+
+
+def _complete(url: str, headers: dict[str, str], body: dict[str, Any]) -> Completion:
     try:
         response = outbound.request(
             "POST",
@@ -138,17 +160,15 @@ def complete(
     try:
         data = json.loads(response.content)
         content = data["choices"][0]["message"]["content"] or ""
-        usage = data.get("usage") or {}
+        reported = data.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError):
         raise ProviderError("The AI provider sent an unreadable answer.") from None
-    completion = Completion(
+    return Completion(
         content=content,
         model=str(data.get("model") or body["model"]),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=int(reported.get("prompt_tokens") or 0),
+        completion_tokens=int(reported.get("completion_tokens") or 0),
     )
-    _report(provider, completion)
-    return completion
 
 
 def stream(
@@ -158,7 +178,7 @@ def stream(
     url, headers, body = _request(provider, messages, model, stream=True)
     headers["accept"] = "text/event-stream"
     pieces: list[str] = []
-    usage: dict = {}
+    reported: dict = {}
     answered_model = body["model"]
     try:
         with outbound.stream(
@@ -173,7 +193,7 @@ def stream(
                     chunk = json.loads(event.data)
                 except ValueError:
                     raise ProviderError("The AI provider sent an unreadable answer.") from None
-                usage = chunk.get("usage") or usage
+                reported = chunk.get("usage") or reported
                 answered_model = chunk.get("model") or answered_model
                 for choice in chunk.get("choices") or []:
                     piece = (choice.get("delta") or {}).get("content") or ""
@@ -187,15 +207,15 @@ def stream(
     completion = Completion(
         content="".join(pieces),
         model=str(answered_model),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=int(reported.get("prompt_tokens") or 0),
+        completion_tokens=int(reported.get("completion_tokens") or 0),
     )
     _report(provider, completion)
     yield completion
 
 
 def _report(provider: AIProvider, completion: Completion) -> None:
-    record_usage(
+    usage.record_usage(
         provider.organization_id,
         "ai_tokens",
         completion.prompt_tokens + completion.completion_tokens,

@@ -221,14 +221,30 @@ def test_without_an_integration_the_reply_is_a_clear_400(personas, conversation)
     assert response.json()["error"]["code"] == "no_ai_integration"
 
 
-def test_usage_is_reported_through_record_usage(personas, provider, conversation, monkeypatch):
-    from integrations import ai
+def test_a_reply_s_tokens_are_counted_as_the_provider_reported_them(
+    personas, provider, conversation
+):
+    from billing.models import UsageCounter
 
-    calls = []
-    monkeypatch.setattr(
-        ai, "record_usage", lambda org, metric, amount: calls.append((org, metric, amount))
-    )
     project, chat = conversation
     _org_integration(personas, provider)
     personas.client("member").post(_reply_url(project, chat), {"content": "hi"}, format="json")
-    assert calls == [(personas.org.id, "ai_tokens", 17)]
+    with service_context(reason="test"):
+        counter = UsageCounter.objects.get(organization_id=personas.org.id, metric="ai_tokens")
+    assert counter.used == 17  # the fake provider's prompt 12 + completion 5: no reservation left
+
+
+def test_a_reply_over_the_month_s_token_allowance_is_a_402_and_nothing_is_sent(
+    personas, provider, conversation
+):
+    from tests.billing.test_quotas import _override
+
+    project, chat = conversation
+    _org_integration(personas, provider)
+    _override(personas.org, "ai_tokens", 10)
+    response = personas.client("member").post(
+        _reply_url(project, chat), {"content": "hi"}, format="json"
+    )
+    assert response.status_code == 402, response.content
+    assert response.json()["error"]["details"]["metric"] == "ai_tokens"
+    assert provider.requests == []
