@@ -132,7 +132,7 @@ class IntegrationJob(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.id} ({self.status})"
+        return f"{self.kind} job of {self.created_at:%Y-%m-%d %H:%M} ({self.status})"
 
 
 class IntegrationRecord(TenantModel):

@@ -92,7 +92,7 @@ def test_the_stripe_inbox_is_out_of_the_app_roles_reach(personas):
 
 
 def test_cost_estimates_are_insert_only_and_a_member_sees_only_their_own(personas):
-    fill_tables(personas)  # one estimate by the member
+    fill_tables(personas)  # one estimate by the member, one by the owner
     with service_context(reason="test fixture"):
         CostEstimate.objects.create(
             organization_id=personas.org.id,
@@ -119,4 +119,4 @@ def test_cost_estimates_are_insert_only_and_a_member_sees_only_their_own(persona
     with transaction.atomic(), connection.cursor() as cursor:
         _as(personas, "admin")
         cursor.execute("SELECT count(*) FROM billing_costestimate")
-        assert cursor.fetchone()[0] == 2
+        assert cursor.fetchone()[0] == 3  # the member's, the owner's and the admin's

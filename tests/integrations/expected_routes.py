@@ -56,13 +56,6 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"POST {INTEGRATION}jobs/": ADMINS,
     f"GET {JOB}": MEMBERS,
     f"POST {JOB}cancel/": ADMINS,
-    # Replies from the AI gateway (section 4) on the project conversations and generations:
-    # "Start conversations, add messages, run generations" is editing a project: member
-    # and up by default (docs/permissions.md, project.ai.write).
-    "POST api/v1/orgs/<slug:org_slug>/projects/<slug:project_slug>/conversations/"
-    "<uuid:conversation_id>/reply/": frozenset({"owner", "admin", "member"}),
-    "POST api/v1/orgs/<slug:org_slug>/projects/<slug:project_slug>/generations/"
-    "<uuid:generation_id>/run/": frozenset({"owner", "admin", "member"}),
     # Where a site deploys is the integration's business: "admin and up write".
     f"PUT {ORG}sites/<slug:site_slug>/deployment-integration/": ADMINS,
 }

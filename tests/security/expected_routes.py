@@ -104,4 +104,8 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"GET {PROJECT}assets/<uuid:asset_id>/": PROJECT_READERS,
     f"DELETE {PROJECT}assets/<uuid:asset_id>/": PROJECT_EDITORS,
     f"GET {PROJECT}assets/<uuid:asset_id>/download/": PROJECT_READERS,
+    # Replies from the AI gateway (issue 12 section 4) on conversations and generations:
+    # starting conversations, adding messages and running generations edit a project.
+    f"POST {PROJECT}conversations/<uuid:conversation_id>/reply/": PROJECT_EDITORS,
+    f"POST {PROJECT}generations/<uuid:generation_id>/run/": PROJECT_EDITORS,
 }
