@@ -18,22 +18,31 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
 NUL_MESSAGE = "Null characters are not allowed."  # DRF's own words for its text fields
+BIG_INTEGER_MESSAGE = "Integers must fit in 64 bits."
+INT64 = range(-(2**63), 2**63)
 
 
-def contains_nul(data: Any) -> bool:
-    """Whether any string (or key) in parsed JSON contains U+0000. Iterative: any depth."""
+def unstorable(data: Any) -> str | None:
+    """Why parsed JSON cannot be stored and answered, or ``None``. Iterative: any depth.
+
+    PostgreSQL's ``text`` and ``jsonb`` cannot hold U+0000 (in a value or a key), and
+    an integer past 64 bits would be stored but could not be rendered back (orjson,
+    like most JSON peers, stops at 64 bits: I-JSON, RFC 7493)."""
     pending = [data]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return NUL_MESSAGE
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if item not in INT64:
+                return BIG_INTEGER_MESSAGE
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
 
 
 class JSONParser(parsers.JSONParser):
@@ -43,13 +52,15 @@ class JSONParser(parsers.JSONParser):
         except RecursionError as exc:
             raise ParseError("JSON parse error - the body is nested too deeply.") from exc
         if isinstance(data, dict):
-            fields = {
-                str(key) if not contains_nul(key) else "non_field_errors": [NUL_MESSAGE]
-                for key, value in data.items()
-                if contains_nul(key) or contains_nul(value)
-            }
+            fields = {}
+            for key, value in data.items():
+                problem = unstorable(value)
+                if unstorable(key):
+                    fields["non_field_errors"] = [unstorable(key)]
+                elif problem:
+                    fields[str(key)] = [problem]
             if fields:
                 raise ValidationError(fields)
-        elif contains_nul(data):
-            raise ValidationError({"non_field_errors": [NUL_MESSAGE]})
+        elif problem := unstorable(data):
+            raise ValidationError({"non_field_errors": [problem]})
         return data

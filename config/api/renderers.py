@@ -25,4 +25,7 @@ class ORJSONRenderer(JSONRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data, default=_fallback, option=orjson.OPT_UTC_Z)
+        # Non-string keys: DRF reports errors of list items keyed by their index.
+        return orjson.dumps(
+            data, default=_fallback, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+        )

@@ -65,3 +65,36 @@ def test_a_body_nested_too_deeply_is_a_400(personas):
 
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_an_integer_past_64_bits_is_a_400_naming_its_field(personas):
+    """Found by the fuzzer: stored in jsonb, then a 500 when rendered back (orjson)."""
+    before = _project_count()
+    body = '{"name": "Big", "slug": "big", "settings": {"n": 18446744073709551616}}'
+
+    response = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", data=body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {"settings": ["Integers must fit in 64 bits."]}
+    assert _project_count() == before
+
+
+def test_the_largest_64_bit_integer_is_accepted(personas):
+    body = '{"name": "Edge", "slug": "edge", "settings": {"n": 9223372036854775807}}'
+    response = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["settings"] == {"n": 9223372036854775807}
+
+
+def test_errors_of_list_items_are_rendered_with_their_index(personas):
+    """Found by the fuzzer: DRF keys a list item's errors by its index (an int), which
+    the JSON renderer refused (500)."""
+    response = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", {"name": "Tags", "tags": [{"no": "dict"}]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"]["tags"] == {"0": ["Not a valid string."]}
