@@ -175,9 +175,9 @@ def _fuzz(
     )
     def fuzz(case: Any) -> None:
         try:
-            response = case.call_and_validate(
-                base_url=base_url, headers=headers, checks=[not_a_server_error]
-            )
+            response = case.call(base_url=base_url, headers=headers)
+            if not _deliberate_5xx(response):
+                case.validate_response(response, checks=[not_a_server_error])
             seen[response.status_code] += 1
         except (Exception, BaseExceptionGroup) as exc:  # failed checks: report them all
             seen["failed"] += 1
@@ -186,6 +186,21 @@ def _fuzz(
     # Negative mode for an operation without inputs: nothing can be made invalid.
     with contextlib.suppress(hypothesis.errors.Unsatisfiable):
         fuzz()
+
+
+# 5xx answers the API gives on purpose, each registered with its status in the error
+# registry: checkout without STRIPE_SECRET_KEY (the fuzz server has none) is 503.
+DELIBERATE_5XX = {(503, "billing_not_configured")}
+
+
+def _deliberate_5xx(response: Any) -> bool:
+    if response.status_code < 500:
+        return False
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (response.status_code, code) in DELIBERATE_5XX
 
 
 def test_no_request_shape_makes_the_server_answer_5xx(server):
