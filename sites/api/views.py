@@ -45,6 +45,9 @@ from sites.services import sites as site_services
 assert ERROR_CODES  # the codes these views answer are documented there
 
 
+MAX_VERSION_NUMBER = 2**31 - 1  # PageVersion.number: a PostgreSQL integer
+
+
 class SiteScopedAPIView(OrgScopedAPIView):
     """Everything under ``/api/v1/orgs/{org_slug}/sites/{site_slug}/``."""
 
@@ -353,6 +356,12 @@ class VersionDiffView(_PageView):
             raise exceptions.ValidationError(
                 {"from": ["Two version numbers: ?from=&to="]}
             ) from None
+        # PageVersion.number is a PostgreSQL integer: a number past it failed in SQL (500,
+        # found by the fuzzer); none can exist, so say so before asking.
+        if not all(1 <= number <= MAX_VERSION_NUMBER for number in numbers):
+            raise exceptions.ValidationError(
+                {"from": [f"Version numbers are between 1 and {MAX_VERSION_NUMBER}."]}
+            )
         diff = selectors.version_diff(page=page, from_number=numbers[0], to_number=numbers[1])
         if diff is None:
             raise exceptions.NotFound("No such version.")

@@ -79,6 +79,17 @@ class Api:
         assert results, f"{path} lists nothing: the seed should have made one"
         return results[0][key]
 
+    def maybe_first(self, path: str, key: str = "id") -> Any:
+        """The first listed object's ``key``, or None when the list is empty or refused."""
+        response = self.http.get(path)
+        results = response.json().get("results") if response.status_code == 200 else None
+        return results[0][key] if results else None
+
+    def try_post(self, path: str, payload: dict) -> Any:
+        """Create something the seed lacks; None if the API refuses (its id stays unknown)."""
+        response = self.http.post(path, json=payload)
+        return response.json() if response.status_code in (200, 201) else None
+
     def post(self, path: str, payload: dict) -> Any:
         response = self.http.post(path, json=payload)
         assert response.status_code in (200, 201), (path, response.text)
@@ -118,6 +129,7 @@ def real_ids(server: LiveServer) -> tuple[dict[str, str], dict, str]:
         api.post(f"{base}/members/", {"user": "viewer@acme.test", "role": "editor"})
     ]
     ids["project_member_id"] = project_members[0]["id"]
+    ids |= _website_and_integration_ids(api, org)
     # Objects of their own for the operations that destroy or rename what they act on.
     spare: dict[tuple[str, str], dict[str, str]] = {}
     for number, (operation, names) in enumerate(DESTRUCTIVE.items()):
@@ -135,6 +147,48 @@ def real_ids(server: LiveServer) -> tuple[dict[str, str], dict, str]:
             sessions = api.get("/api/v1/me/sessions/")["results"]
             spare[operation] = {"session_id": next(s["id"] for s in sessions if not s["current"])}
     return ids, spare, token
+
+
+def _website_and_integration_ids(api: Api, org: str) -> dict[str, str]:
+    """Ids of the seeded sites, integrations and their children (only those found)."""
+    found: dict[str, Any] = {}
+    site = api.maybe_first(f"{org}/sites/", "slug")
+    if site:
+        found["site_slug"] = site
+        page = api.maybe_first(f"{org}/sites/{site}/pages/")
+        found["page_id"] = page
+        if page:
+            pages = f"{org}/sites/{site}/pages/{page}"
+            found["version_number"] = api.maybe_first(f"{pages}/versions/", "number")
+            found["comment_id"] = api.maybe_first(f"{pages}/comments/")
+        found["deployment_id"] = api.maybe_first(f"{org}/sites/{site}/deployments/")
+        domain = api.try_post(f"{org}/sites/{site}/domains/", {"hostname": "fuzz.example.test"})
+        found["domain_id"] = domain and domain["id"]
+    for name, path in [
+        ("component_id", "components"),
+        ("section_id", "sections"),
+        ("template_id", "templates"),
+        ("api_key_id", "api-keys"),
+        ("integration_id", "integrations"),
+        ("webhook_id", "webhooks"),
+    ]:
+        found[name] = api.maybe_first(f"{org}/{path}/")
+    if found.get("webhook_id"):
+        found["webhook_delivery_id"] = api.maybe_first(
+            f"{org}/webhooks/{found['webhook_id']}/deliveries/"
+        )
+    if not found.get("section_id"):
+        section = api.try_post(f"{org}/sections/", {"name": "Fuzz section", "content": []})
+        found["section_id"] = section and section["id"]
+    if found.get("integration_id"):
+        integration = f"{org}/integrations/{found['integration_id']}"
+        mapping = api.try_post(
+            f"{integration}/mappings/", {"source_field": "name", "target_field": "name"}
+        )
+        found["mapping_id"] = mapping and mapping["id"]
+        found["integration_job_id"] = api.maybe_first(f"{integration}/jobs/")
+    found["user_integration_name"] = api.maybe_first(f"{org}/user-integrations/", "name")
+    return {name: str(value) for name, value in found.items() if value is not None}
 
 
 # Operations that would break the rest of the run if they hit the shared objects.
@@ -209,7 +263,9 @@ def test_no_request_shape_makes_the_server_answer_5xx(server):
         f"{server.url}/api/schema/?format=json", headers={"Authorization": f"Bearer {token}"}
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    operations.sort(key=lambda op: op.method.upper() == "DELETE")  # deletions last
+    # Deletions last, the deepest paths first (a page before its site, a mapping before
+    # its integration), so each deletion finds its object.
+    operations.sort(key=lambda op: (op.method.upper() == "DELETE", -op.path.count("/")))
     assert len(operations) >= 50, "the served schema lost its operations"
     headers = {"Authorization": f"Bearer {token}"}
 
