@@ -3,10 +3,10 @@
 ``POST {base_url}/chat/completions`` with the organization's ``Integration``
 credentials, or the caller's own ``UserIntegration`` when they choose it, streamed
 (server-sent events, read with ``httpx-sse``) or not. Token usage comes from the
-provider's ``usage`` (no local tokenizer). A reply reserves its likely tokens
-first (:func:`integrations.usage.reserve`: 402 over the month's allowance, nothing
-sent) and settles to the provider's count; a streamed reply is recorded after it
-ends (:func:`integrations.usage.record_usage`).
+provider's ``usage`` (no local tokenizer). Every reply, streamed or not, reserves
+its likely tokens first (:func:`integrations.usage.reserve`: 402 over the month's
+allowance, nothing sent) and settles to the provider's count, or gives the
+reservation back when the provider fails.
 
 **Provider errors are sanitized**: a refusal becomes ``provider_error`` (502) naming
 only the HTTP status; the provider's body and the key never reach the caller, the
@@ -171,52 +171,60 @@ def _complete(url: str, headers: dict[str, str], body: dict[str, Any]) -> Comple
     )
 
 
-def stream(
-    provider: AIProvider, *, messages: list[dict[str, str]], model: str = ""
-) -> Iterator[str | Completion]:
-    """Yield the reply's text pieces as they arrive, then the :class:`Completion`."""
-    url, headers, body = _request(provider, messages, model, stream=True)
-    headers["accept"] = "text/event-stream"
-    pieces: list[str] = []
-    reported: dict = {}
-    answered_model = body["model"]
-    try:
-        with outbound.stream(
-            "POST", url, headers=headers, json=body, timeout=AI_TIMEOUT_SECONDS
-        ) as response:
-            if not 200 <= response.status_code < 300:
-                raise _refused(response.status_code)
-            for event in EventSource(response).iter_sse():
-                if event.data.strip() == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(event.data)
-                except ValueError:
-                    raise ProviderError("The AI provider sent an unreadable answer.") from None
-                reported = chunk.get("usage") or reported
-                answered_model = chunk.get("model") or answered_model
-                for choice in chunk.get("choices") or []:
-                    piece = (choice.get("delta") or {}).get("content") or ""
-                    if piece:
-                        pieces.append(piece)
-                        yield piece
-    except outbound.OutboundError as exc:
-        raise _unreachable(exc) from None
-    except SSEError:
-        raise ProviderError("The AI provider sent an unreadable answer.") from None
-    completion = Completion(
-        content="".join(pieces),
-        model=str(answered_model),
-        prompt_tokens=int(reported.get("prompt_tokens") or 0),
-        completion_tokens=int(reported.get("completion_tokens") or 0),
-    )
-    _report(provider, completion)
-    yield completion
+def stream(provider: AIProvider, *, messages: list[dict[str, str]], model: str = "") -> ReplyStream:
+    """Open a streamed reply: its tokens are reserved now (402 before anything is sent or
+    streamed); iterate it for the text pieces, then settle or release it."""
+    return ReplyStream(provider, messages, model)
 
 
-def _report(provider: AIProvider, completion: Completion) -> None:
-    usage.record_usage(
-        provider.organization_id,
-        "ai_tokens",
-        completion.prompt_tokens + completion.completion_tokens,
-    )
+class ReplyStream:
+    """A streamed reply: iterating yields the text pieces as they arrive, then the
+    :class:`Completion`. The caller settles it (:meth:`settle`) once the reply is
+    recorded, or releases it (:meth:`release`) when the provider failed; both write the
+    usage counter, so they run in the organization's context."""
+
+    def __init__(self, provider: AIProvider, messages: list[dict[str, str]], model: str) -> None:
+        self.url, self.headers, self.body = _request(provider, messages, model, stream=True)
+        self.headers["accept"] = "text/event-stream"
+        self.reservation = usage.reserve(provider.organization_id, "ai_tokens", _estimate(messages))
+
+    def settle(self, completion: Completion) -> None:
+        usage.settle(self.reservation, completion.prompt_tokens + completion.completion_tokens)
+
+    def release(self) -> None:
+        usage.release(self.reservation)
+
+    def __iter__(self) -> Iterator[str | Completion]:
+        pieces: list[str] = []
+        reported: dict = {}
+        answered_model = self.body["model"]
+        try:
+            with outbound.stream(
+                "POST", self.url, headers=self.headers, json=self.body, timeout=AI_TIMEOUT_SECONDS
+            ) as response:
+                if not 200 <= response.status_code < 300:
+                    raise _refused(response.status_code)
+                for event in EventSource(response).iter_sse():
+                    if event.data.strip() == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(event.data)
+                    except ValueError:
+                        raise ProviderError("The AI provider sent an unreadable answer.") from None
+                    reported = chunk.get("usage") or reported
+                    answered_model = chunk.get("model") or answered_model
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            pieces.append(piece)
+                            yield piece
+        except outbound.OutboundError as exc:
+            raise _unreachable(exc) from None
+        except SSEError:
+            raise ProviderError("The AI provider sent an unreadable answer.") from None
+        yield Completion(
+            content="".join(pieces),
+            model=str(answered_model),
+            prompt_tokens=int(reported.get("prompt_tokens") or 0),
+            completion_tokens=int(reported.get("completion_tokens") or 0),
+        )

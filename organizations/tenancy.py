@@ -196,9 +196,14 @@ def tenant_context(
     user_id: uuid.UUID,
     org_slug: str | None = None,
     read_only: bool = False,
+    principal: Any = None,
     using: str = DEFAULT_DB_ALIAS,
 ) -> Iterator[OrgContext | None]:
     """Run a block as ``user_id`` (in ``org_slug``), e.g. in a task or a shell.
+
+    ``principal`` is an API key the work acts for (anything with ``enter_org``, see
+    :class:`integrations.apikeys.ApiKeyPrincipal`): the database then claims the key,
+    with its role capped as on its requests, instead of its creator.
 
     Unless ``read_only``, the block is refused (:class:`OrganizationSuspended`,
     :class:`UserInactive`, before it runs) when the organization is suspended or
@@ -211,7 +216,12 @@ def tenant_context(
     aborted transaction would only mask the real error).
     """
     with transaction.atomic(using=using):
-        ctx = enter_org(user_id, org_slug, using=using) if org_slug else None
+        if org_slug and principal is not None:
+            ctx = principal.enter_org(org_slug, using=using)
+        elif org_slug:
+            ctx = enter_org(user_id, org_slug, using=using)
+        else:
+            ctx = None
         if not org_slug:
             set_user_claim(user_id, using=using)
         if not read_only:

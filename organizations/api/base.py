@@ -18,7 +18,8 @@ route-matrix test fails: nothing is reachable without a declared action.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
@@ -28,8 +29,15 @@ from rest_framework.request import Request
 
 from config import logs
 from config.api.filters import refuse_unknown_query_params
+from config.errors import NotFound
 from organizations.permissions import allows
-from organizations.tenancy import OrgContext, ensure_writable, enter_org, set_user_claim
+from organizations.tenancy import (
+    OrgContext,
+    ensure_writable,
+    enter_org,
+    set_user_claim,
+    tenant_context,
+)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -134,6 +142,20 @@ class OrgScopedAPIView(ScopedAPIView):
             ensure_writable(suspended=org.suspended)
         for hook in AFTER_AUTHORIZE:
             hook(self, request)
+
+    @contextmanager
+    def caller_context(self, request: Request) -> Iterator[OrgContext]:
+        """The request's claims again (its user, or its API key with the key's capped
+        role) for work that runs after the request's transaction: a streamed response.
+        A 404 if the caller lost the organization meanwhile (a revoked key, a removed
+        member)."""
+        principal = request.auth if hasattr(request.auth, "enter_org") else None
+        with tenant_context(
+            user_id=request.user.id, org_slug=self.kwargs["org_slug"], principal=principal
+        ) as org:
+            if org is None:
+                raise NotFound("This organization is no longer open to this caller.")
+            yield org
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         """Refuse (403) unless the caller's org role may perform ``action``."""

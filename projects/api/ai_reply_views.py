@@ -17,10 +17,11 @@ from rest_framework.response import Response
 from config.api.serializers import InputSerializer, validated
 from config.errors import DomainError
 from integrations import ai
-from organizations.tenancy import tenant_context
+from organizations.tenancy import service_context
 from projects.api.activity_serializers import GenerationSerializer, MessageSerializer
 from projects.api.ai_views import _ConversationViewMixin, _GenerationViewMixin
 from projects.api.base import ProjectScopedAPIView
+from projects.models import Conversation
 from projects.services import ai_replies
 
 CREDENTIALS = serializers.ChoiceField(
@@ -76,7 +77,10 @@ class ConversationReplyView(_ConversationViewMixin, ProjectScopedAPIView):
         provider, messages, reply = ai_replies.conversation_reply_start(
             actor=request.user, project=self.project, conversation=conversation, **data
         )
-        events = self._events(request, org_slug, conversation, provider, messages, reply)
+        # Reserves the reply's tokens now: over the allowance it is a 402, nothing streamed
+        # and the request's writes (the user's message, the generation) rolled back.
+        pieces = ai.stream(provider, messages=messages, model=reply.generation.model)
+        events = self._events(request, conversation, pieces, reply)
         response = StreamingHttpResponse(events, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         return response
@@ -90,28 +94,46 @@ class ConversationReplyView(_ConversationViewMixin, ProjectScopedAPIView):
         }
 
     def _events(
-        self, request, org_slug, conversation, provider, messages, reply
+        self,
+        request: Request,
+        conversation: Conversation,
+        pieces: ai.ReplyStream,
+        reply: ai_replies.Reply,
     ) -> Iterator[bytes]:
-        """Runs after the request's transaction committed: the results are recorded in
-        a transaction of their own, as the caller."""
+        """Runs after the request's transaction committed: the result and the token
+        usage are recorded in a transaction of their own, with the request's claims (an
+        API key stays the key, its role capped)."""
         user = request.user
         try:
             completion = None
-            for piece in ai.stream(provider, messages=messages, model=reply.generation.model):
+            for piece in pieces:
                 if isinstance(piece, ai.Completion):
                     completion = piece
                 else:
                     yield _sse("delta", {"content": piece})
-            with tenant_context(user_id=user.id, org_slug=org_slug):
+            with self.caller_context(request):
                 reply = ai_replies.conversation_reply_finish(
                     actor=user, conversation=conversation, reply=reply, completion=completion
                 )
+                pieces.settle(completion)
                 body = self._body(reply)
             yield _sse("done", body)
-        except DomainError as exc:  # ProviderError, or the base URL refused by the guard
-            with tenant_context(user_id=user.id, org_slug=org_slug):
-                ai_replies.conversation_reply_failed(actor=user, reply=reply, error=exc)
-            yield _sse("error", {"code": exc.code, "message": exc.message})
+            return
+        except DomainError as exc:  # ProviderError, the guard refused the URL, access lost
+            error = exc
+        try:
+            with self.caller_context(request):
+                ai_replies.conversation_reply_failed(actor=user, reply=reply, error=error)
+                pieces.release()
+        except DomainError:
+            # The caller lost the organization while the reply streamed: the system
+            # closes the generation (audited), and the tokens stay counted.
+            with service_context(
+                reason="close a streamed AI reply whose caller lost access",
+                organization_id=reply.generation.organization_id,
+            ):
+                ai_replies.conversation_reply_failed(actor=None, reply=reply, error=error)
+        yield _sse("error", {"code": error.code, "message": error.message})
 
 
 class GenerationRunView(_GenerationViewMixin, ProjectScopedAPIView):

@@ -148,7 +148,7 @@ def generation_create(
 @transaction.atomic
 def generation_update(
     *,
-    actor: User,
+    actor: User | None,
     generation: Generation,
     status: str,
     output: str | None = None,

@@ -102,7 +102,7 @@ def conversation_reply_finish(
     return reply
 
 
-def conversation_reply_failed(*, actor: User, reply: Reply, error: DomainError) -> None:
+def conversation_reply_failed(*, actor: User | None, reply: Reply, error: DomainError) -> None:
     generation_update(
         actor=actor, generation=reply.generation, status=Status.FAILED, error=error.message
     )

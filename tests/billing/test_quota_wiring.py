@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from billing.models import UsageCounter
-from integrations.usage import record_usage
 from organizations.tenancy import service_context
 from sites.models import Deployment, Site
 from tests.billing.test_quotas import _override
@@ -72,11 +71,3 @@ def test_a_free_organization_gets_one_webhook_endpoint_then_a_402(personas, monk
         "usage": FREE_WEBHOOK_ENDPOINTS,
         "requested": 1,
     }
-
-
-def test_ai_usage_reported_by_the_gateway_is_counted(personas):
-    with service_context(reason="test"):
-        record_usage(personas.org.id, "ai_tokens", 1200)
-        record_usage(personas.org.id, "ai_tokens", 34)
-        counter = UsageCounter.objects.get(organization_id=personas.org.id, metric="ai_tokens")
-    assert counter.used == 1234
