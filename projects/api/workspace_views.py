@@ -12,14 +12,14 @@ import uuid
 from typing import Any
 
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.filters import FilterSet
 from config.api.pagination import CursorPagination
+from config.api.params import history_range, history_range_parameters
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 from organizations.permissions import project_role
@@ -415,40 +415,15 @@ class FileRestoreView(_FileView):
         return Response(self.file_data(file_id))
 
 
-# FileRevision.number is a PositiveIntegerField (PostgreSQL integer). A larger number
-# reached the database inside `number IN (...)` and failed there (a 500 found by fuzzing).
-MAX_REVISION_NUMBER = 2**31 - 1
-
-
-def _revision_numbers(request: Request) -> tuple[int, int]:
-    numbers, errors = {}, {}
-    for name in ("from", "to"):
-        raw = request.query_params.get(name)
-        try:
-            numbers[name] = int(raw or "")
-        except ValueError:
-            numbers[name] = 0
-        if not 1 <= numbers[name] <= MAX_REVISION_NUMBER:
-            errors[name] = ["A revision number (a positive integer) is required."]
-    if errors:
-        raise exceptions.ValidationError(errors)
-    return numbers["from"], numbers["to"]
-
-
 class FileDiffView(_FileView):
     scope_map = {"GET": "project.view"}
     queryset = ProjectFile.objects.none()
     serializer_class = RevisionDiffSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.INT, required=True, description="Old revision."),
-            OpenApiParameter("to", OpenApiTypes.INT, required=True, description="New revision."),
-        ]
-    )
+    @extend_schema(parameters=history_range_parameters("revision"))
     def get(self, request: Request, file_id: uuid.UUID, **kwargs: Any) -> Response:
         """Unified diff between two revisions (400 for bad numbers, 404 for missing ones)."""
-        from_number, to_number = _revision_numbers(request)
+        from_number, to_number = history_range(request, "revision")
         diff = selectors.revision_diff(
             file=self.get_file(file_id), from_number=from_number, to_number=to_number
         )

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from config.api.filters import FilterSet
 from config.api.pagination import CursorPagination
+from config.api.params import history_range, history_range_parameters
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 from organizations.permissions import allows
@@ -43,9 +44,6 @@ from sites.services import pages as page_services
 from sites.services import sites as site_services
 
 assert ERROR_CODES  # the codes these views answer are documented there
-
-
-MAX_VERSION_NUMBER = 2**31 - 1  # PageVersion.number: a PostgreSQL integer
 
 
 class SiteScopedAPIView(OrgScopedAPIView):
@@ -341,28 +339,12 @@ class VersionDiffView(_PageView):
     scope_map = {"GET": "site.view"}
     serializer_class = s.VersionDiffSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.INT, required=True),
-            OpenApiParameter("to", OpenApiTypes.INT, required=True),
-        ]
-    )
+    @extend_schema(parameters=history_range_parameters("version"))
     def get(self, request: Request, page_id: uuid.UUID, **kwargs: Any) -> Response:
         """Unified diff between two versions, and the block ids added, removed, changed."""
         page = self.get_page(page_id)  # 404 before 400: another org's page is not there
-        try:
-            numbers = [int(request.query_params[name]) for name in ("from", "to")]
-        except (KeyError, ValueError):
-            raise exceptions.ValidationError(
-                {"from": ["Two version numbers: ?from=&to="]}
-            ) from None
-        # PageVersion.number is a PostgreSQL integer: a number past it failed in SQL (500,
-        # found by the fuzzer); none can exist, so say so before asking.
-        if not all(1 <= number <= MAX_VERSION_NUMBER for number in numbers):
-            raise exceptions.ValidationError(
-                {"from": [f"Version numbers are between 1 and {MAX_VERSION_NUMBER}."]}
-            )
-        diff = selectors.version_diff(page=page, from_number=numbers[0], to_number=numbers[1])
+        from_number, to_number = history_range(request, "version")
+        diff = selectors.version_diff(page=page, from_number=from_number, to_number=to_number)
         if diff is None:
             raise exceptions.NotFound("No such version.")
         return Response(diff)
