@@ -5,6 +5,7 @@ import json
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,9 +47,13 @@ class HealthView(APIView):
     login role and every role it may switch to — instead of "cannot bypass RLS".
     Not ready (503) when the login role itself bypasses RLS or is, or may become,
     a superuser.
+
+    Anyone may ask (load balancers, uptime checks): they get the status. The role
+    facts (``database_role``, names of the installation's roles) are for staff signed
+    in to the admin only.
     """
 
-    authentication_classes: list = []
+    authentication_classes = [SessionAuthentication]  # the admin's session; never a 401
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
@@ -73,6 +78,8 @@ class HealthView(APIView):
                             many=True,
                         ),
                     },
+                    required=False,
+                    help_text="Only for staff signed in to the admin.",
                 ),
             },
         )
@@ -86,24 +93,17 @@ class HealthView(APIView):
             return Response({"status": "error", "database": "unavailable"}, status=503)
         if isinstance(switchable, str):  # Django hands json over as text
             switchable = json.loads(switchable)
-        role = {
-            "login": login,
-            "bypasses_rls": bool(superuser or bypasses_rls),
-            "may_set_role": switchable,
-        }
         if superuser or bypasses_rls:
             # SECURITY: serving with a role that skips RLS would expose every tenant.
-            return Response(
-                {"status": "error", "database": "role bypasses RLS", "database_role": role},
-                status=503,
-            )
-        if any(target["superuser"] for target in switchable):
-            return Response(
-                {
-                    "status": "error",
-                    "database": "role may become a superuser",
-                    "database_role": role,
-                },
-                status=503,
-            )
-        return Response({"status": "ok", "database": "ok", "database_role": role})
+            body, status = {"status": "error", "database": "role bypasses RLS"}, 503
+        elif any(target["superuser"] for target in switchable):
+            body, status = {"status": "error", "database": "role may become a superuser"}, 503
+        else:
+            body, status = {"status": "ok", "database": "ok"}, 200
+        if request.user.is_active and request.user.is_staff:
+            body["database_role"] = {
+                "login": login,
+                "bypasses_rls": bool(superuser or bypasses_rls),
+                "may_set_role": switchable,
+            }
+        return Response(body, status=status)
