@@ -13,6 +13,13 @@ import uuid
 from typing import Any
 
 
+def record_usage(organization_id: uuid.UUID, metric: str, amount: int) -> None:
+    """Record ``amount`` of ``metric`` for the organization this month (never refused)."""
+    from billing.quotas import record_usage as billing_record_usage
+
+    billing_record_usage(organization_id=organization_id, metric=metric, amount=amount)
+
+
 def reserve(organization_id: uuid.UUID, metric: str, amount: int) -> Any:
     """Reserve ``amount`` before the work (402 over the limit); settle or release it after."""
     from billing.quotas import usage_reserve

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from billing.models import UsageCounter
+from integrations.usage import record_usage
 from organizations.tenancy import service_context
 from sites.models import Deployment, Site
 from tests.billing.test_quotas import _override
@@ -71,3 +72,11 @@ def test_a_free_organization_gets_one_webhook_endpoint_then_a_402(personas, monk
         "usage": FREE_WEBHOOK_ENDPOINTS,
         "requested": 1,
     }
+
+
+def test_usage_reported_after_the_fact_is_counted(personas):
+    with service_context(reason="test"):
+        record_usage(personas.org.id, "ai_tokens", 1200)
+        record_usage(personas.org.id, "ai_tokens", 34)
+        counter = UsageCounter.objects.get(organization_id=personas.org.id, metric="ai_tokens")
+    assert counter.used == 1234
