@@ -98,3 +98,48 @@ def test_errors_of_list_items_are_rendered_with_their_index(personas):
     )
     assert response.status_code == 400, response.content
     assert response.json()["error"]["details"]["tags"] == {"0": ["Not a valid string."]}
+
+
+@pytest.mark.parametrize(
+    "settings_json, code_point",
+    [(r'{"n": "x\ud800"}', "D800"), (r'{"\udc00": 1}', "DC00"), (r'{"n": ["\udfff"]}', "DFFF")],
+)
+def test_a_lone_surrogate_anywhere_is_a_400_naming_its_field(personas, settings_json, code_point):
+    """Found by the fuzzer: valid JSON, not valid Unicode; jsonb refused it (500)."""
+    before = _project_count()
+    body = '{"name": "Lone", "slug": "lone", "settings": ' + settings_json + "}"
+
+    response = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", data=body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {
+        "settings": [f"Surrogate characters are not allowed: U+{code_point}."]
+    }
+    assert _project_count() == before
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(personas):
+    body = r'{"name": "Pair", "slug": "pair", "settings": {"emoji": "\ud83d\ude00"}}'
+    response = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["settings"] == {"emoji": "\N{GRINNING FACE}"}
+
+
+def test_a_huge_float_stored_in_jsonb_is_rendered_back_exactly(personas):
+    """Found by the fuzzer: jsonb hands 1e30 back as the integer 10**30, which the JSON
+    renderer (orjson, 64 bits) refused (500 on every later read of the row)."""
+    body = '{"name": "Huge", "slug": "huge", "settings": {"n": 1e30, "m": -2.5e40}}'
+    created = personas.client("owner").post(
+        "/api/v1/orgs/acme/projects/", data=body, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+
+    response = personas.client("owner").get(f"/api/v1/orgs/acme/projects/{created.json()['slug']}/")
+
+    assert response.status_code == 200
+    exact = b'"settings":{"m":-25' + b"0" * 39 + b',"n":1' + b"0" * 30 + b"}"  # jsonb's key order
+    assert exact in response.content
