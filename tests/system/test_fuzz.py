@@ -19,6 +19,7 @@ run ends with a summary per operation; the test fails if any request answered 5x
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -37,6 +38,10 @@ from organizations import roles
 from tests.system.support import DATA, LiveServer, manage, sign_in
 
 EXAMPLES = 20
+# A fixed seed, so a run is repeatable; FUZZ_SEED=<n> explores other cases. Runs still
+# differ in what they meet (fresh ids, what earlier cases stored), so a case that fails
+# only elsewhere (CI) is reported with the server's traceback (_tracebacks).
+SEED = int(os.environ.get("FUZZ_SEED", "20261202"))
 DATABASE = "saas_system_fuzz"
 OWNER = "owner@acme.test"
 SERVER_ENV = {
@@ -217,12 +222,12 @@ def _fuzz(
 ) -> None:
     """Send up to :data:`EXAMPLES` cases drawn from ``strategy``; record every answer."""
 
+    @hypothesis.seed(SEED)
     @hypothesis.given(case=strategy)
     @hypothesis.settings(
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
-        derandomize=True,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
         verbosity=hypothesis.Verbosity.quiet,
@@ -255,6 +260,19 @@ def _deliberate_5xx(response: Any) -> bool:
     except (ValueError, KeyError, TypeError):
         return False
     return (response.status_code, code) in DELIBERATE_5XX
+
+
+def _tracebacks(log: str, most: int = 5) -> str:
+    """The server's tracebacks, one per distinct exception (its last line), so a failure
+    seen only in CI says where it came from."""
+    seen: dict[str, str] = {}
+    for block in log.split("Traceback (most recent call last):")[1:]:
+        lines = [line for line in block.splitlines() if line.strip()]
+        ending = next((line for line in lines if not line.startswith(" ")), "")
+        frames = lines[: lines.index(ending) + 1] if ending else lines
+        seen.setdefault(ending, "Traceback (most recent call last):\n" + "\n".join(frames[-12:]))
+    shown = list(seen.values())[:most]
+    return "\n\n".join(shown) if shown else "(no traceback in the server log)"
 
 
 def test_no_request_shape_makes_the_server_answer_5xx(server):
@@ -295,7 +313,7 @@ def test_no_request_shape_makes_the_server_answer_5xx(server):
         print("Operations without a real id (only their 404 path is reached):")
         print("\n".join(f"  {line}" for line in unreached))
     log = Path(server.log_path).read_text()
-    assert not failures, "\n\n".join(failures[:10]) + f"\n\nserver log tail:\n{log[-4000:]}"
+    assert not failures, "\n\n".join(failures[:10]) + f"\n\nserver errors:\n{_tracebacks(log)}"
     # The examples were sent (fewer for operations with few possible inputs), and most
     # operations got past authorization and lookup to the code behind them.
     assert total >= EXAMPLES * len(operations), total
