@@ -27,4 +27,8 @@ ERROR_CODES |= {
     "job_in_progress": (409, "A job of this integration is already queued or running"),
     "job_finished": (409, "The job has already finished"),
     "not_a_deploy_integration": (400, "Only a Netlify or Vercel integration can deploy a site"),
+    "verify_not_supported": (
+        400,
+        "The integration has nothing to verify: a provider without a check, or no credential",
+    ),
 }

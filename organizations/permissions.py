@@ -184,6 +184,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "integration.update": Rule(Role.ADMIN, description="Change an integration or its credentials"),
     "integration.delete": Rule(Role.ADMIN, description="Remove an integration"),
+    "integration.verify": Rule(
+        Role.ADMIN, description="Check an integration's credentials with its provider"
+    ),
     "user_integration.manage": Rule(
         Role.MEMBER, description="Keep your own provider keys (nobody else sees them, not owners)"
     ),

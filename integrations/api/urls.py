@@ -20,6 +20,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="integration-detail",
     ),
     path(
+        f"{org}integrations/<uuid:integration_id>/verify/",
+        views.IntegrationVerifyView.as_view(),
+        name="integration-verify",
+    ),
+    path(
         f"{org}user-integrations/",
         views.UserIntegrationListView.as_view(),
         name="user-integration-list",

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.serializers import validated
-from integrations import services
+from integrations import services, verify
 from integrations.api import serializers as s
 from integrations.models import (
     ApiKey,
@@ -113,6 +113,21 @@ class IntegrationDetailView(OrgScopedAPIView):
             actor=request.user, integration=self.get_org_object(Integration, id=integration_id)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntegrationVerifyView(OrgScopedAPIView):
+    """Ask the provider whether the stored credentials work (one read-only request) and
+    record the answer: ``last_verified_at``, ``status`` and ``last_error`` (the HTTP
+    status or failure kind only, never the provider's body or the credential)."""
+
+    scope_map = {"POST": "integration.verify"}
+    serializer_class = s.IntegrationSerializer
+
+    @extend_schema(request=None, responses=s.IntegrationSerializer)
+    def post(self, request: Request, org_slug: str, integration_id: uuid.UUID) -> Response:
+        integration = self.get_org_object(Integration, id=integration_id)
+        integration = verify.integration_verify(actor=request.user, integration=integration)
+        return Response(s.IntegrationSerializer(integration).data)
 
 
 # --- the caller's own provider keys -----------------------------------------------------

@@ -30,6 +30,7 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"GET {ORG}integrations/<uuid:integration_id>/": MEMBERS,
     f"PATCH {ORG}integrations/<uuid:integration_id>/": ADMINS,
     f"DELETE {ORG}integrations/<uuid:integration_id>/": ADMINS,
+    f"POST {ORG}integrations/<uuid:integration_id>/verify/": ADMINS,
     f"GET {ORG}user-integrations/": MEMBERS,
     f"POST {ORG}user-integrations/": MEMBERS,
     f"GET {ORG}user-integrations/<slug:user_integration_name>/": MEMBERS,
