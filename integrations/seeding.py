@@ -1,5 +1,7 @@
 """Demo integrations (``seed``): acme gets an AI integration, a webhook endpoint with a
-few past deliveries, and an API key whose value ``make run`` prints.
+few past deliveries, an API key whose value ``make run`` prints, and an HTTP JSON
+source (a CRM's contacts) with three field mappings and a finished sync job that ended
+``partial`` (two records failed, listed with their errors).
 
 The demo key is deterministic (development only: ``seed`` refuses to run in
 production, and the API refuses this key when ``DJANGO_ENV=production``). The demo
@@ -19,7 +21,10 @@ from integrations import crypto
 from integrations.apikeys import checksum, hash_key
 from integrations.models import (
     ApiKey,
+    DataMapping,
     Integration,
+    IntegrationJob,
+    IntegrationRecord,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -33,6 +38,7 @@ DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItZGV2ZWxvcG1lbnQ="  
 
 
 def seed_demo(ctx: dict[str, Any]) -> None:
+    _seed_sync_source(ctx)
     users = ctx["users"]
     org = Organization.objects.get(slug="acme")
     admin = users["admin@acme.test"]
@@ -97,3 +103,69 @@ def seed_demo(ctx: dict[str, Any]) -> None:
             response_snippet=delivery.last_response,
             duration_ms=42,
         )
+
+
+def _seed_sync_source(ctx: dict[str, Any]) -> None:
+    org = Organization.objects.get(slug="acme")
+    admin = ctx["users"]["admin@acme.test"]
+    source, created = Integration.objects.get_or_create(
+        organization=org,
+        name="Demo CRM contacts",
+        defaults={
+            "provider": "http_json",
+            "config": {"url": "https://crm.acme.example.invalid/api/contacts"},
+            "created_by": admin,
+        },
+    )
+    if not created:
+        return
+    for order, (source_field, target_field, transform, extra) in enumerate(
+        [
+            ("full_name", "name", "trim", {"required": True}),
+            ("email", "email", "lower", {"required": True}),
+            ("stage", "status", "map", {"map_table": {"won": "customer", "open": "lead"}}),
+        ]
+    ):
+        DataMapping.objects.create(
+            organization=org,
+            integration=source,
+            source_field=source_field,
+            target_field=target_field,
+            transform=transform,
+            order=order,
+            created_by=admin,
+            **extra,
+        )
+    now = timezone.now()
+    job = IntegrationJob.objects.create(
+        organization=org,
+        integration=source,
+        kind=IntegrationJob.Kind.SYNC,
+        status=IntegrationJob.Status.PARTIAL,
+        progress=100,
+        records_read=5,
+        records_written=3,
+        records_failed=2,
+        failed_records=[
+            {"record": "c-4", "errors": {"email": ["This field is required."]}},
+            {"record": "c-5", "errors": {"full_name": ["This field is required."]}},
+        ],
+        created_by=admin,
+        started_at=now - timedelta(minutes=30, seconds=4),
+        finished_at=now - timedelta(minutes=30),
+    )
+    contacts = [
+        ("c-1", "Ada Lovelace", "ada@example.invalid", "customer"),
+        ("c-2", "Grace Hopper", "grace@example.invalid", "lead"),
+        ("c-3", "Alan Turing", "alan@example.invalid", "lead"),
+    ]
+    IntegrationRecord.objects.bulk_create(
+        IntegrationRecord(
+            organization=org,
+            integration=source,
+            external_id=external_id,
+            data={"name": name, "email": email, "status": status},
+            job=job,
+        )
+        for external_id, name, email, status in contacts
+    )

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.seeding import DEMO_PASSWORD
 from integrations import crypto
 from integrations.models import ApiKey, Integration, WebhookDelivery, WebhookEndpoint
 from integrations.seeding import DEMO_API_KEY
@@ -23,7 +24,7 @@ def test_the_demo_seed_gives_acme_an_integration_a_webhook_with_deliveries_and_a
     call_command("seed")
     call_command("seed")  # idempotent
     with service_context(reason="test read"):
-        assert Integration.objects.filter(organization__slug="acme").count() == 1
+        assert Integration.objects.filter(organization__slug="acme").count() == 2
         assert WebhookEndpoint.objects.filter(organization__slug="acme").count() == 1
         assert WebhookDelivery.objects.filter(organization__slug="acme").count() == 3
         assert ApiKey.objects.filter(organization__slug="acme").count() == 1
@@ -32,6 +33,34 @@ def test_the_demo_seed_gives_acme_an_integration_a_webhook_with_deliveries_and_a
     response = client.get("/api/v1/orgs/acme/projects/")
     assert response.status_code == 200 and response.json()["results"]
     assert client.get("/api/v1/orgs/globex/projects/").status_code == 404
+
+
+def test_the_demo_seed_shows_a_sync_source_with_mappings_and_a_partial_job():
+    call_command("seed")
+    call_command("seed")  # idempotent
+    member = APIClient()
+    token = member.post(
+        "/api/v1/auth/token/",
+        {"email": "member@acme.test", "password": DEMO_PASSWORD},
+        format="json",
+    ).json()["access"]
+    member.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    listed = member.get("/api/v1/orgs/acme/integrations/").json()["results"]
+    source = next(i for i in listed if i["provider"] == "http_json")
+    base = f"/api/v1/orgs/acme/integrations/{source['id']}/"
+    mappings = member.get(f"{base}mappings/").json()["results"]
+    assert {(m["source_field"], m["target_field"], m["order"]) for m in mappings} == {
+        ("full_name", "name", 0),
+        ("email", "email", 1),
+        ("stage", "status", 2),
+    }
+    jobs = member.get(f"{base}jobs/").json()["results"]
+    assert len(jobs) == 1
+    assert (jobs[0]["status"], jobs[0]["records_written"], jobs[0]["records_failed"]) == (
+        "partial",
+        3,
+        2,
+    )
 
 
 def test_the_demo_key_is_refused_in_production(settings):
