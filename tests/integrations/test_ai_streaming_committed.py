@@ -19,12 +19,12 @@ from billing.models import UsageCounter
 from organizations.tenancy import service_context
 from projects.models import Generation, Message
 from tests.billing.test_quotas import _override
-from tests.integrations.test_ai_gateway import (  # noqa: F401 - fixtures
-    _org_integration,
-    _reply_url,
-    conversation,
-    provider,
-)
+from tests.integrations import test_ai_gateway as gateway
+from tests.integrations.test_ai_gateway import _org_integration, _reply_url
+
+# The fake provider and the conversation of the gateway's tests.
+provider = gateway.provider
+conversation = gateway.conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
