@@ -21,16 +21,16 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import User
-from accounts.services import _check_password
+from accounts.services import _check_password, email_taken
 from audit.services import audit_record
-from config.errors import Conflict, DomainError, Invalid
+from config.errors import DomainError, Invalid, conflict_on_duplicate
 from organizations.tenancy import set_user_claim
 
 _VERIFY_SALT = "accounts.verify-email"
@@ -167,11 +167,7 @@ def email_change_request(*, user: User, email: str, password: str) -> str:
     if email == user.email:
         raise Invalid("This is already your address.", details={"email": ["Unchanged."]})
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict(
-            "An account with this email exists.",
-            code="email_taken",
-            details={"email": ["An account with this email exists."]},
-        )
+        raise email_taken()
     email_verification_send(user=user, email=email)
     set_user_claim(user.id)
     audit_record(action="user.email_change_requested", actor=user, target=user)
@@ -203,15 +199,8 @@ def email_verify(*, token: str) -> User:
     old = user.email
     user.email = email
     user.email_verified_at = timezone.now()
-    try:
-        with transaction.atomic():
-            user.save(update_fields=["email", "email_verified_at", "updated_at"])
-    except IntegrityError as exc:
-        raise Conflict(
-            "An account with this email exists.",
-            code="email_taken",
-            details={"email": ["An account with this email exists."]},
-        ) from exc
+    with conflict_on_duplicate(email_taken()):
+        user.save(update_fields=["email", "email_verified_at", "updated_at"])
     audit_record(
         action="user.email_changed", actor=user, target=user, changes={"from": old, "to": email}
     )

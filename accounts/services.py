@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
@@ -19,7 +19,7 @@ from accounts.models import Session, User, UserSettings
 from accounts.tokens import token_pair, token_pair_again, token_response
 from audit.services import audit_record
 from config.api.middleware import current_client
-from config.errors import Conflict, Forbidden, Invalid
+from config.errors import Conflict, Forbidden, Invalid, conflict_on_duplicate
 from organizations.tenancy import service_context, set_user_claim, staff_acting
 
 PROFILE_FIELDS = ("name", "avatar_url")
@@ -67,26 +67,24 @@ def user_with_password(*, email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
+def email_taken() -> Conflict:
+    """The 409 for an address another account has (compared case-insensitively)."""
+    return Conflict(
+        "An account with this email exists.",
+        code="email_taken",
+        details={"email": ["An account with this email exists."]},
+    )
+
+
 @transaction.atomic
 def user_create(*, email: str, password: str, name: str = "", **extra: Any) -> User:
     """Create a user with their settings. Email is unique case-insensitively."""
     email = User.objects.normalize_email(email.strip()).lower()
     _check_password(password, User(email=email, name=name))
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict(
-            "An account with this email exists.",
-            code="email_taken",
-            details={"email": ["An account with this email exists."]},
-        )
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, name=name, **extra)
-    except IntegrityError as exc:  # a concurrent sign-up won the race
-        raise Conflict(
-            "An account with this email exists.",
-            code="email_taken",
-            details={"email": ["An account with this email exists."]},
-        ) from exc
+        raise email_taken()
+    with conflict_on_duplicate(email_taken()):  # a concurrent sign-up won the race
+        user = User.objects.create_user(email=email, password=password, name=name, **extra)
     set_user_claim(user.id)  # user settings are visible to their user only
     UserSettings.objects.create(user=user)
     return user

@@ -25,14 +25,7 @@ from billing.models import (
     SubscriptionEvent,
 )
 from billing.sync import billing_sync
-from config.admin import ActionsOnlyAdmin, apply_to_each
-
-
-class _ReadOnlyAdmin(ActionsOnlyAdmin):
-    """Stripe (or the insert-only history) is the source of truth: a read-only page."""
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
+from config.admin import ReadOnlyActionsAdmin, apply_to_each
 
 
 @admin.register(Plan)
@@ -95,7 +88,7 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(_ReadOnlyAdmin):
+class SubscriptionAdmin(ReadOnlyActionsAdmin):
     list_select_related = ["organization"]
     list_display = [
         "organization",
@@ -121,27 +114,27 @@ class SubscriptionAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(_ReadOnlyAdmin):
+class InvoiceAdmin(ReadOnlyActionsAdmin):
     list_display = ["number", "organization", "status", "total", "currency", "stripe_created"]
     list_filter = ["status", "currency"]
     search_fields = ["number", "stripe_invoice_id", "organization__slug"]
 
 
 @admin.register(SubscriptionEvent)
-class SubscriptionEventAdmin(_ReadOnlyAdmin):
+class SubscriptionEventAdmin(ReadOnlyActionsAdmin):
     list_display = ["created_at", "organization", "action", "stripe_event_id"]
     list_filter = ["action"]
     search_fields = ["stripe_event_id", "organization__slug"]
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(_ReadOnlyAdmin):
+class StripeEventAdmin(ReadOnlyActionsAdmin):
     list_display = ["received_at", "event_id", "type", "status", "attempts"]
     list_filter = ["status", "type"]
     search_fields = ["event_id"]
 
 
 @admin.register(CostEstimate)
-class CostEstimateAdmin(_ReadOnlyAdmin):
+class CostEstimateAdmin(ReadOnlyActionsAdmin):
     list_display = ["created_at", "organization", "title", "total", "currency", "author"]
     search_fields = ["title", "organization__slug"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.contrib import admin, messages
@@ -143,6 +143,24 @@ class ActionsOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyActionsAdmin(ActionsOnlyAdmin):
+    """An :class:`ActionsOnlyAdmin` whose change page shows every column, read-only,
+    except the ones named in ``hidden_fields``.
+
+    The page lists exactly the model's columns minus ``hidden_fields``, so a hidden
+    column (an encrypted secret, a key hash, a search vector) is never rendered, not
+    even as a form field.
+    """
+
+    hidden_fields: Collection[str] = ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name not in self.hidden_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
 
 
 class ReadOnlyTabularInline(admin.TabularInline):

@@ -17,9 +17,14 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psycopg
+from django.db import IntegrityError, transaction
 
 
 class DomainError(Exception):
@@ -58,6 +63,24 @@ def slug_taken(message: str = "This slug is taken.") -> Conflict:
     """The 409 for a slug already used by a sibling (organization, project): code
     ``slug_taken``, the field named in ``details``."""
     return Conflict(message, code="slug_taken", details={"slug": ["This slug is taken."]})
+
+
+@contextmanager
+def conflict_on_duplicate(error: Conflict) -> Iterator[None]:
+    """Run the block in a savepoint; a unique violation inside it becomes ``error`` (409)
+    and the savepoint is rolled back, so the caller's transaction goes on.
+
+    Any other integrity error (NOT NULL, foreign key, check) is not a conflict with
+    existing state: it propagates unchanged.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        # Django re-raises psycopg's error as its own, the original as ``__cause__``.
+        if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+            raise
+        raise error from exc
 
 
 # --- The registry ------------------------------------------------------------------

@@ -335,7 +335,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "DomainStatusEnum": "sites.models.Domain.Status",
 }
 
-# --- Integrations (API keys, credentials vault, outbound webhooks) -----------------
+# --- Integrations (API keys, credentials vault, webhooks, deploy providers, sync jobs) ---
 # Fernet keys (comma-separated, first encrypts, all decrypt); separate from SECRET_KEY.
 # Development and test derive a fixed key; production requires the variable.
 _dev_fernet_key = base64.urlsafe_b64encode(
@@ -360,11 +360,22 @@ OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1_0
 AI_REPLY_TOKENS_RESERVED = env.int("AI_REPLY_TOKENS_RESERVED", default=1024)
 WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
 WEBHOOK_DISABLE_AFTER = timedelta(days=5)
+# Netlify/Vercel deploys are polled every POLL_INTERVAL seconds, at most POLL_MAX times.
+INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS = env.float(
+    "INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS", default=2.0
+)
+INTEGRATIONS_PROVIDER_POLL_MAX = env.int("INTEGRATIONS_PROVIDER_POLL_MAX", default=150)
+# A sync reads at most this many pages; a job lists at most this many failed records.
+INTEGRATIONS_SYNC_MAX_PAGES = env.int("INTEGRATIONS_SYNC_MAX_PAGES", default=1000)
+INTEGRATIONS_SYNC_FAILED_LISTED = env.int("INTEGRATIONS_SYNC_FAILED_LISTED", default=100)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "ApiKeyRoleEnum": "integrations.models.API_KEY_ROLE_CHOICES",
     "IntegrationStatusEnum": "integrations.models.Integration.Status",
     "WebhookEndpointStatusEnum": "integrations.models.WebhookEndpoint.Status",
     "WebhookDeliveryStatusEnum": "integrations.models.WebhookDelivery.Status",
+    "DataMappingTransformEnum": "integrations.models_sync.Transform",
+    "IntegrationJobKindEnum": "integrations.models_sync.IntegrationJob.Kind",
+    "IntegrationJobStatusEnum": "integrations.models_sync.IntegrationJob.Status",
 }
 
 # --- Security (production) -----------------------------------------------------
@@ -407,20 +418,6 @@ ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=PRODUCTION)
 # /admin/login/ attempts, counted per client address and per account (email).
 ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/min")
 ADMIN_LOGIN_ACCOUNT_RATE = env.str("ADMIN_LOGIN_ACCOUNT_RATE", default="20/hour")
-# --- Integrations: deployment providers and sync jobs (issue 12 section 5) ----------
-# Netlify/Vercel deploys are polled every POLL_INTERVAL seconds, at most POLL_MAX times.
-INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS = env.float(
-    "INTEGRATIONS_PROVIDER_POLL_INTERVAL_SECONDS", default=2.0
-)
-INTEGRATIONS_PROVIDER_POLL_MAX = env.int("INTEGRATIONS_PROVIDER_POLL_MAX", default=150)
-# A sync reads at most this many pages; a job lists at most this many failed records.
-INTEGRATIONS_SYNC_MAX_PAGES = env.int("INTEGRATIONS_SYNC_MAX_PAGES", default=1000)
-INTEGRATIONS_SYNC_FAILED_LISTED = env.int("INTEGRATIONS_SYNC_FAILED_LISTED", default=100)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
-    "DataMappingTransformEnum": "integrations.models_sync.Transform",
-    "IntegrationJobKindEnum": "integrations.models_sync.IntegrationJob.Kind",
-    "IntegrationJobStatusEnum": "integrations.models_sync.IntegrationJob.Status",
-}
 
 SILENCED_SYSTEM_CHECKS = [
     "auth.W004"

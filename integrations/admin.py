@@ -8,13 +8,11 @@ delivery), each action declaring ``allowed_permissions``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
+from config.admin import ReadOnlyActionsAdmin, ReadOnlyTabularInline, apply_to_each
 from integrations import services
 from integrations.models import (
     ApiKey,
@@ -35,14 +33,11 @@ SECRET_COLUMNS = {
 }
 
 
-class RedactedReadOnlyAdmin(ActionsOnlyAdmin):
+class RedactedReadOnlyAdmin(ReadOnlyActionsAdmin):
     """Every column but the secret ones, read-only."""
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields if f.name not in SECRET_COLUMNS]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.get_fields(request, obj)
+    # SECURITY: the secret columns are never rendered, not even as form fields.
+    hidden_fields = SECRET_COLUMNS
 
 
 @admin.register(ApiKey)

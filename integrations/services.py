@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
-from config.errors import Conflict, Invalid
+from config.errors import Conflict, Invalid, conflict_on_duplicate
 from integrations import crypto, outbound, webhooks
 from integrations.apikeys import generate_key, hash_key, valid_scope
 from integrations.models import (
@@ -156,6 +156,14 @@ def _hint(credentials: dict[str, str]) -> str:
     return crypto.hint(main)
 
 
+def _name_taken() -> Conflict:
+    return Conflict(
+        "An integration with this name exists.",
+        code="name_taken",
+        details={"name": ["This name is taken."]},
+    )
+
+
 @transaction.atomic
 def integration_create(
     *,
@@ -169,23 +177,16 @@ def integration_create(
     config = config or {}
     credentials = _check_credentials(credentials or {})
     _check_config(config)
-    try:
-        with transaction.atomic():
-            integration = Integration.objects.create(
-                organization_id=organization_id,
-                provider=provider,
-                name=name,
-                config=config,
-                credentials_encrypted=crypto.encrypt_json(credentials),
-                credentials_hint=_hint(credentials),
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise Conflict(
-            "An integration with this name exists.",
-            code="name_taken",
-            details={"name": ["This name is taken."]},
-        ) from exc
+    with conflict_on_duplicate(_name_taken()):
+        integration = Integration.objects.create(
+            organization_id=organization_id,
+            provider=provider,
+            name=name,
+            config=config,
+            credentials_encrypted=crypto.encrypt_json(credentials),
+            credentials_hint=_hint(credentials),
+            created_by=actor,
+        )
     audit_record(
         action="integration.created",
         actor=actor,
@@ -225,15 +226,8 @@ def integration_update(
     if status is not None and status != integration.status:
         integration.status, changes["status"] = status, status
     if changes:
-        try:
-            with transaction.atomic():
-                integration.save()
-        except IntegrityError as exc:
-            raise Conflict(
-                "An integration with this name exists.",
-                code="name_taken",
-                details={"name": ["This name is taken."]},
-            ) from exc
+        with conflict_on_duplicate(_name_taken()):
+            integration.save()
         audit_record(
             action="integration.updated",
             actor=actor,

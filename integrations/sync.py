@@ -42,12 +42,12 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, DomainError, Invalid
+from config.errors import Conflict, DomainError, Invalid, conflict_on_duplicate
 from integrations import crypto, outbound
 from integrations.models import (
     DataMapping,
@@ -170,6 +170,14 @@ def _check_mapping(transform: str, map_table: dict[str, Any] | None) -> None:
         raise Invalid("The map table is an object.", details={"map_table": ["An object."]})
 
 
+def _target_taken() -> Conflict:
+    return Conflict(
+        "Another mapping writes this target field.",
+        code="mapping_target_taken",
+        details={"target_field": ["Already mapped."]},
+    )
+
+
 @transaction.atomic
 def data_mapping_create(
     *,
@@ -191,26 +199,19 @@ def data_mapping_create(
         >= MAX_MAPPINGS
     ):
         raise Invalid(f"An integration has at most {MAX_MAPPINGS} mappings.")
-    try:
-        with transaction.atomic():
-            mapping = DataMapping.objects.create(
-                organization_id=integration.organization_id,
-                integration=integration,
-                source_field=source_field,
-                target_field=target_field,
-                transform=transform,
-                map_table=map_table or {},
-                required=required,
-                default=default,
-                order=order,
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise Conflict(
-            "Another mapping writes this target field.",
-            code="mapping_target_taken",
-            details={"target_field": ["Already mapped."]},
-        ) from exc
+    with conflict_on_duplicate(_target_taken()):
+        mapping = DataMapping.objects.create(
+            organization_id=integration.organization_id,
+            integration=integration,
+            source_field=source_field,
+            target_field=target_field,
+            transform=transform,
+            map_table=map_table or {},
+            required=required,
+            default=default,
+            order=order,
+            created_by=actor,
+        )
     audit_record(
         action="data_mapping.created",
         actor=actor,
@@ -245,15 +246,8 @@ def data_mapping_update(*, actor: User, mapping: DataMapping, **changes: Any) ->
             changed[name] = value
     _check_mapping(mapping.transform, mapping.map_table)
     if changed:
-        try:
-            with transaction.atomic():
-                mapping.save()
-        except IntegrityError as exc:
-            raise Conflict(
-                "Another mapping writes this target field.",
-                code="mapping_target_taken",
-                details={"target_field": ["Already mapped."]},
-            ) from exc
+        with conflict_on_duplicate(_target_taken()):
+            mapping.save()
         audit_record(
             action="data_mapping.updated",
             actor=actor,
@@ -300,18 +294,15 @@ def integration_job_start(
             code="job_kind_unsupported",
             details={"kind": ["No export connector for this provider."]},
         )
-    try:
-        with transaction.atomic():
-            job = IntegrationJob.objects.create(
-                organization_id=integration.organization_id,
-                integration=integration,
-                kind=kind,
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise Conflict(
-            "A job of this integration is already queued or running.", code="job_in_progress"
-        ) from exc
+    with conflict_on_duplicate(
+        Conflict("A job of this integration is already queued or running.", code="job_in_progress")
+    ):
+        job = IntegrationJob.objects.create(
+            organization_id=integration.organization_id,
+            integration=integration,
+            kind=kind,
+            created_by=actor,
+        )
     audit_record(
         action="integration_job.started",
         actor=actor,

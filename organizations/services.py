@@ -14,14 +14,14 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
-from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
+from config.errors import Conflict, Forbidden, Invalid, NotFound, conflict_on_duplicate, slug_taken
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
 from organizations.tenancy import ensure_writable, service_context, staff_acting
@@ -44,11 +44,8 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
     slug = _validate_slug(slug or name)
     # The creator is not a member yet, so no tenant policy can admit the insert.
     with service_context(reason="organization create", actor=actor):
-        try:
-            with transaction.atomic():
-                org = Organization.objects.create(name=name, slug=slug)
-        except IntegrityError as exc:
-            raise slug_taken() from exc
+        with conflict_on_duplicate(slug_taken()):
+            org = Organization.objects.create(name=name, slug=slug)
         membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
         # Billing: every organization starts with its (free) subscription row.
         from billing.services import subscription_create_free
@@ -92,11 +89,8 @@ def organization_update(*, actor: User, organization: Organization, **fields: An
             setattr(organization, name, fields[name])
     if not changes:
         return organization
-    try:
-        with transaction.atomic():
-            organization.save(update_fields=[*changes, "updated_at"])
-    except IntegrityError as exc:
-        raise slug_taken() from exc
+    with conflict_on_duplicate(slug_taken()):
+        organization.save(update_fields=[*changes, "updated_at"])
     audit_record(
         action="org.updated",
         actor=actor,
@@ -332,20 +326,19 @@ def invitation_create(
         raise Conflict("This person is already a member.", code="already_member")
     # Billing: members + open invitations count against the plan's `members` limit.
     quota_check_count(organization_id=organization_id, metric="members")
-    try:
-        with transaction.atomic():
-            invitation = Invitation.objects.create(
-                organization_id=organization_id,
-                email=email,
-                role=role,
-                invited_by=actor,
-                expires_at=timezone.now() + settings.INVITATION_TTL,
-            )
-    except IntegrityError as exc:
-        raise Conflict(
+    with conflict_on_duplicate(
+        Conflict(
             "There is already an open invitation for this address; resend it instead.",
             code="invitation_exists",
-        ) from exc
+        )
+    ):
+        invitation = Invitation.objects.create(
+            organization_id=organization_id,
+            email=email,
+            role=role,
+            invited_by=actor,
+            expires_at=timezone.now() + settings.INVITATION_TTL,
+        )
     audit_record(
         action="member.invited",
         actor=actor,

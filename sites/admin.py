@@ -14,25 +14,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
+from config.admin import ReadOnlyActionsAdmin, ReadOnlyTabularInline, apply_to_each
 from sites.models import Deployment, DeploymentPage, Domain, Page, PageVersion, Site
 from sites.services.deployments import deployment_cancel
 from sites.services.domains import domain_verify
 from sites.services.pages import page_unlock, page_unpublish
 from sites.services.sites import site_set_archived
-
-
-class _ReadOnly(ActionsOnlyAdmin):
-    """Look, do not touch: changes happen through the actions (and so the services)."""
-
-    excluded: tuple[str, ...] = ("search",)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields if f.name not in self.excluded]
-
-    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        names = {f.name for f in self.model._meta.fields}
-        return [name for name in self.excluded if name in names]
 
 
 class PageInline(ReadOnlyTabularInline):
@@ -47,13 +34,14 @@ class DomainInline(ReadOnlyTabularInline):
 
 
 @admin.register(Site)
-class SiteAdmin(_ReadOnly):
+class SiteAdmin(ReadOnlyActionsAdmin):
     list_display = ["name", "slug", "organization", "status", "live_deployment", "created_at"]
     list_filter = ["status", "created_at"]
     list_select_related = ["organization"]
     search_fields = ["name", "slug", "organization__slug"]
     inlines = [PageInline, DomainInline]
     actions = ["archive", "unarchive"]
+    hidden_fields = ("search",)  # the generated full-text vector
 
     @admin.action(description="Archive (the public site is gone)", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
@@ -84,13 +72,14 @@ class VersionInline(ReadOnlyTabularInline):
 
 
 @admin.register(Page)
-class PageAdmin(_ReadOnly):
+class PageAdmin(ReadOnlyActionsAdmin):
     list_display = ["path", "title", "site", "status", "has_unpublished_changes", "updated_at"]
     list_filter = ["status", "has_unpublished_changes"]
     list_select_related = ["site"]
     search_fields = ["path", "title", "site__slug"]
     inlines = [VersionInline]
     actions = ["unpublish", "unlock"]
+    hidden_fields = ("search",)  # the generated full-text vector
 
     @admin.action(description="Unpublish", permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Page]) -> None:
@@ -114,7 +103,7 @@ class PageAdmin(_ReadOnly):
 
 
 @admin.register(PageVersion)
-class PageVersionAdmin(_ReadOnly):
+class PageVersionAdmin(ReadOnlyActionsAdmin):
     list_display = ["page", "number", "title", "author", "created_at"]
     list_select_related = ["page", "author"]
     search_fields = ["page__path", "sha256", "message"]
@@ -130,7 +119,7 @@ class PinnedPageInline(ReadOnlyTabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(_ReadOnly):
+class DeploymentAdmin(ReadOnlyActionsAdmin):
     list_display = ["id", "site", "environment", "status", "progress", "created_at", "finished_at"]
     list_filter = ["status", "environment", "provider"]
     list_select_related = ["site"]
@@ -150,13 +139,13 @@ class DeploymentAdmin(_ReadOnly):
 
 
 @admin.register(Domain)
-class DomainAdmin(_ReadOnly):
+class DomainAdmin(ReadOnlyActionsAdmin):
     list_display = ["hostname", "site", "status", "is_primary", "verified_at", "last_checked_at"]
     list_filter = ["status"]
     list_select_related = ["site"]
     search_fields = ["hostname", "site__slug"]
     actions = ["verify"]
-    excluded = ("verification_token",)
+    hidden_fields = ("verification_token",)
 
     @admin.action(description="Verify now (DNS TXT look-up)", permissions=["change"])
     def verify(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:

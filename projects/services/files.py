@@ -28,14 +28,14 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Left
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict, DomainError, Invalid, NotFound
+from config.errors import Conflict, DomainError, Invalid, NotFound, conflict_on_duplicate
 from projects.models import SEARCHABLE_TEXT_CHARS, FileRevision, Project, ProjectFile
 
 MAX_PATH_LENGTH = 500
@@ -244,13 +244,10 @@ def file_create(
     _check_size(content)
     lock_project(project)
     _check_file_limit(project)
-    try:
-        with transaction.atomic():
-            file = ProjectFile.objects.create(
-                organization_id=project.organization_id, project_id=project.pk, path=path
-            )
-    except IntegrityError as exc:
-        raise _path_taken(path) from exc
+    with conflict_on_duplicate(_path_taken(path)):
+        file = ProjectFile.objects.create(
+            organization_id=project.organization_id, project_id=project.pk, path=path
+        )
     append_revision(
         file=file, content=content, actor=actor, message=message, generation_id=generation_id
     )
@@ -280,13 +277,10 @@ def file_update(
     if locked.deleted_at is not None:
         raise Conflict("This file is deleted; restore it first.", code="file_deleted")
     if path is not None and path != locked.path:
-        try:
-            with transaction.atomic():
-                ProjectFile.objects.filter(
-                    organization_id=locked.organization_id, pk=locked.pk
-                ).update(path=path, search=_search_vector(path), updated_at=timezone.now())
-        except IntegrityError as exc:
-            raise _path_taken(path) from exc
+        with conflict_on_duplicate(_path_taken(path)):
+            ProjectFile.objects.filter(organization_id=locked.organization_id, pk=locked.pk).update(
+                path=path, search=_search_vector(path), updated_at=timezone.now()
+            )
         locked.path = path
     revision = None
     if content is not None:
@@ -320,13 +314,10 @@ def file_delete(*, actor: User, file: ProjectFile) -> None:
 
 def undelete(file: ProjectFile) -> None:
     """Bring a soft-deleted, **locked** file back (project locked too). 409 if its path is taken."""
-    try:
-        with transaction.atomic():
-            ProjectFile.objects.filter(organization_id=file.organization_id, pk=file.pk).update(
-                deleted_at=None, updated_at=timezone.now()
-            )
-    except IntegrityError as exc:
-        raise _path_taken(file.path) from exc
+    with conflict_on_duplicate(_path_taken(file.path)):
+        ProjectFile.objects.filter(organization_id=file.organization_id, pk=file.pk).update(
+            deleted_at=None, updated_at=timezone.now()
+        )
     file.deleted_at = None
 
 

@@ -16,14 +16,14 @@ import string
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
-from config.errors import Conflict, Forbidden, Invalid, NotFound, slug_taken
+from config.errors import Conflict, Forbidden, Invalid, NotFound, conflict_on_duplicate, slug_taken
 from organizations.models import Membership
 from organizations.permissions import PROJECT_RANK
 from projects.models import Asset, Favorite, Project, ProjectMember
@@ -96,20 +96,17 @@ def project_create(
         slug = _private_slug(slug)
     # Billing: refused with 402 over the plan's limit (locks the subscription row).
     quota_check_count(organization_id=organization_id, metric="projects")
-    try:
-        with transaction.atomic():
-            project = Project.objects.create(
-                organization_id=organization_id,
-                name=name,
-                slug=slug,
-                description=description,
-                tags=list(tags or []),
-                visibility=visibility,
-                settings=settings or {},
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise slug_taken(PROJECT_SLUG_TAKEN) from exc
+    with conflict_on_duplicate(slug_taken(PROJECT_SLUG_TAKEN)):
+        project = Project.objects.create(
+            organization_id=organization_id,
+            name=name,
+            slug=slug,
+            description=description,
+            tags=list(tags or []),
+            visibility=visibility,
+            settings=settings or {},
+            created_by=actor,
+        )
     audit_record(
         action="project.created",
         actor=actor,
@@ -153,11 +150,8 @@ def project_update(
             setattr(project, name, fields[name])
     if not changes:
         return project
-    try:
-        with transaction.atomic():
-            project.save(update_fields=[*changes, "updated_at"])
-    except IntegrityError as exc:
-        raise slug_taken(PROJECT_SLUG_TAKEN) from exc
+    with conflict_on_duplicate(slug_taken(PROJECT_SLUG_TAKEN)):
+        project.save(update_fields=[*changes, "updated_at"])
     audit_record(
         action="project.updated",
         actor=actor,
@@ -277,15 +271,12 @@ def project_member_add(*, actor: User, project: Project, user_ref: str, role: st
     if role not in ProjectMember.Role.values:
         raise Invalid("Unknown role.", details={"role": ["Unknown role."]})
     user = _org_member(organization_id=project.organization_id, user_ref=user_ref)
-    try:
-        with transaction.atomic():
-            member = ProjectMember.objects.create(
-                organization_id=project.organization_id, project=project, user=user, role=role
-            )
-    except IntegrityError as exc:
-        raise Conflict(
-            "This person is already on the project.", code="already_project_member"
-        ) from exc
+    with conflict_on_duplicate(
+        Conflict("This person is already on the project.", code="already_project_member")
+    ):
+        member = ProjectMember.objects.create(
+            organization_id=project.organization_id, project=project, user=user, role=role
+        )
     audit_record(
         action="project.member_added",
         actor=actor,

@@ -12,12 +12,12 @@ snapshot keeps its new path when the snapshot is restored.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Conflict
+from config.errors import Conflict, conflict_on_duplicate
 from projects.models import FileRevision, Project, ProjectFile, Snapshot, SnapshotEntry
 from projects.services.files import append_revision, lock_files, lock_project, undelete
 
@@ -25,21 +25,20 @@ from projects.services.files import append_revision, lock_files, lock_project, u
 @transaction.atomic
 def snapshot_create(*, actor: User, project: Project, name: str, description: str = "") -> Snapshot:
     """Record the head revision of every live file under ``name`` (unique per project)."""
-    try:
-        with transaction.atomic():
-            snapshot = Snapshot.objects.create(
-                organization_id=project.organization_id,
-                project_id=project.pk,
-                name=name,
-                description=description,
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise Conflict(
+    with conflict_on_duplicate(
+        Conflict(
             "This project already has a snapshot with this name.",
             code="snapshot_name_taken",
             details={"name": ["This name is taken."]},
-        ) from exc
+        )
+    ):
+        snapshot = Snapshot.objects.create(
+            organization_id=project.organization_id,
+            project_id=project.pk,
+            name=name,
+            description=description,
+            created_by=actor,
+        )
     # One statement, so one consistent view of every head even while others save.
     heads = ProjectFile.objects.filter(
         organization_id=project.organization_id,

@@ -22,14 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import usage_consume
-from config.errors import DomainError
+from config.errors import DomainError, conflict_on_duplicate
 from organizations.tenancy import service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
@@ -59,21 +59,20 @@ def deployment_create(
         raise conflict("nothing_published", "Publish a page before deploying the site.")
     # Billing: deployments per month (402 over the plan's limit; undone with a rollback).
     usage_consume(organization_id=site.organization_id, metric="deployments", amount=1)
-    try:
-        with transaction.atomic():
-            deployment = Deployment.objects.create(
-                organization_id=site.organization_id,
-                site=site,
-                environment=environment,
-                provider=provider,
-                created_by=actor,
-                page_count=len(live),
-            )
-    except IntegrityError as exc:
-        raise conflict(
+    with conflict_on_duplicate(
+        conflict(
             "deployment_in_progress",
             f"A {environment} deployment of this site is already in progress.",
-        ) from exc
+        )
+    ):
+        deployment = Deployment.objects.create(
+            organization_id=site.organization_id,
+            site=site,
+            environment=environment,
+            provider=provider,
+            created_by=actor,
+            page_count=len(live),
+        )
     DeploymentPage.objects.bulk_create(
         DeploymentPage(
             organization_id=site.organization_id,

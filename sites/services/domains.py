@@ -13,12 +13,12 @@ import re
 import secrets
 
 import idna
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Invalid
+from config.errors import Conflict, Invalid, conflict_on_duplicate
 from sites import dns
 from sites.errors import conflict
 from sites.models import Domain, Site
@@ -50,7 +50,7 @@ def _verified_elsewhere(hostname: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def _taken() -> Exception:
+def _taken() -> Conflict:
     return conflict("hostname_taken", "This hostname is already verified for another site.")
 
 
@@ -59,20 +59,19 @@ def domain_create(*, actor: User, site: Site, hostname: str) -> Domain:
     hostname = normalize_hostname(hostname)
     if _verified_elsewhere(hostname):
         raise _taken()
-    try:
-        with transaction.atomic():
-            domain = Domain.objects.create(
-                organization_id=site.organization_id,
-                site=site,
-                hostname=hostname,
-                verification_token=secrets.token_urlsafe(24),
-                created_by=actor,
-                is_primary=not Domain.objects.filter(
-                    organization_id=site.organization_id, site=site
-                ).exists(),
-            )
-    except IntegrityError as exc:
-        raise conflict("hostname_taken", "This organization already has this hostname.") from exc
+    with conflict_on_duplicate(
+        conflict("hostname_taken", "This organization already has this hostname.")
+    ):
+        domain = Domain.objects.create(
+            organization_id=site.organization_id,
+            site=site,
+            hostname=hostname,
+            verification_token=secrets.token_urlsafe(24),
+            created_by=actor,
+            is_primary=not Domain.objects.filter(
+                organization_id=site.organization_id, site=site
+            ).exists(),
+        )
     audit_record(
         action="domain.created",
         actor=actor,
@@ -101,11 +100,8 @@ def domain_verify(*, actor: User, domain: Domain) -> Domain:
     elif not ok:
         domain.status = Domain.Status.FAILED
         domain.verified_at = None
-    try:
-        with transaction.atomic():
-            domain.save(update_fields=["status", "verified_at", "last_checked_at", "updated_at"])
-    except IntegrityError as exc:  # a concurrent verification elsewhere won
-        raise _taken() from exc
+    with conflict_on_duplicate(_taken()):  # a concurrent verification elsewhere won
+        domain.save(update_fields=["status", "verified_at", "last_checked_at", "updated_at"])
     audit_record(
         action="domain.verified" if ok else "domain.verification_failed",
         actor=actor,

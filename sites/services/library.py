@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Forbidden, Invalid, slug_taken
+from config.errors import Forbidden, Invalid, conflict_on_duplicate, slug_taken
 from organizations.permissions import allows
 from sites import content as blocks
 from sites.models import Component, Section, Template
@@ -82,11 +82,8 @@ def library_item_create(
     fields = _clean(model, fields)
     if model is Template and "slug" not in fields:
         fields["slug"] = slugify(fields.get("name", ""))[:60].strip("-") or "template"
-    try:
-        with transaction.atomic():
-            item = model.objects.create(organization_id=organization_id, created_by=actor, **fields)
-    except IntegrityError as exc:
-        raise slug_taken("A template with this slug already exists.") from exc
+    with conflict_on_duplicate(slug_taken("A template with this slug already exists.")):
+        item = model.objects.create(organization_id=organization_id, created_by=actor, **fields)
     audit_record(
         action=f"{_kind(model)}.created",
         actor=actor,
@@ -109,11 +106,8 @@ def library_item_update(
         return item
     for name in changed:
         setattr(item, name, fields[name])
-    try:
-        with transaction.atomic():
-            item.save(update_fields=[*changed, "updated_at"])
-    except IntegrityError as exc:
-        raise slug_taken("A template with this slug already exists.") from exc
+    with conflict_on_duplicate(slug_taken("A template with this slug already exists.")):
+        item.save(update_fields=[*changed, "updated_at"])
     audit_record(
         action=f"{_kind(type(item))}.updated",
         actor=actor,

@@ -20,13 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from config.errors import Invalid, NotFound
+from config.errors import Conflict, Invalid, NotFound, conflict_on_duplicate
 from organizations.models import Organization
 from organizations.permissions import allows
 from organizations.tenancy import service_context
@@ -82,7 +82,7 @@ def _check_etag(page: Page, if_match: str | None, *, required: bool) -> None:
         )
 
 
-def _path_taken() -> Exception:
+def _path_taken() -> Conflict:
     return conflict("path_taken", "Another page of this site has this path.")
 
 
@@ -98,20 +98,17 @@ def page_create(
 ) -> Page:
     _ensure_site_active(site)
     path = blocks.normalize_path(path)
-    try:
-        with transaction.atomic():
-            page = Page.objects.create(
-                organization_id=site.organization_id,
-                site=site,
-                path=path,
-                title=title,
-                content=blocks.clean(content or []),
-                seo=blocks.clean_seo(seo or {}),
-                created_by=actor,
-                updated_by=actor,
-            )
-    except IntegrityError as exc:
-        raise _path_taken() from exc
+    with conflict_on_duplicate(_path_taken()):
+        page = Page.objects.create(
+            organization_id=site.organization_id,
+            site=site,
+            path=path,
+            title=title,
+            content=blocks.clean(content or []),
+            seo=blocks.clean_seo(seo or {}),
+            created_by=actor,
+            updated_by=actor,
+        )
     audit_record(
         action="page.created",
         actor=actor,
@@ -148,19 +145,16 @@ def page_update(
     page.revision += 1
     page.has_unpublished_changes = True
     page.updated_by = actor
-    try:
-        with transaction.atomic():
-            page.save(
-                update_fields=[
-                    *changed,
-                    "revision",
-                    "has_unpublished_changes",
-                    "updated_by",
-                    "updated_at",
-                ]
-            )
-    except IntegrityError as exc:
-        raise _path_taken() from exc
+    with conflict_on_duplicate(_path_taken()):
+        page.save(
+            update_fields=[
+                *changed,
+                "revision",
+                "has_unpublished_changes",
+                "updated_by",
+                "updated_at",
+            ]
+        )
     audit_record(
         action="page.updated",
         actor=actor,

@@ -8,13 +8,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
-from config.errors import Invalid, NotFound, slug_taken
+from config.errors import Invalid, NotFound, conflict_on_duplicate, slug_taken
 from sites import content as blocks
 from sites.models import Page, Site, Template
 
@@ -77,19 +77,16 @@ def site_create(
     template = _template_for(organization_id, template_id, actor) if template_id else None
     # Billing: refused with 402 over the plan's limit (locks the subscription row).
     quota_check_count(organization_id=organization_id, metric="sites")
-    try:
-        with transaction.atomic():
-            site = Site.objects.create(
-                organization_id=organization_id,
-                name=name,
-                slug=slug,
-                description=description,
-                settings={**(template.settings if template else {}), **(settings or {})},
-                template=template,
-                created_by=actor,
-            )
-    except IntegrityError as exc:
-        raise slug_taken("A site with this slug already exists.") from exc
+    with conflict_on_duplicate(slug_taken("A site with this slug already exists.")):
+        site = Site.objects.create(
+            organization_id=organization_id,
+            name=name,
+            slug=slug,
+            description=description,
+            settings={**(template.settings if template else {}), **(settings or {})},
+            template=template,
+            created_by=actor,
+        )
     pages = []
     for spec in template.pages if template else []:
         pages.append(
@@ -129,11 +126,8 @@ def site_update(*, actor: User, site: Site, **fields: Any) -> Site:
             setattr(site, name, fields[name])
     if not changes:
         return site
-    try:
-        with transaction.atomic():
-            site.save(update_fields=[*changes, "updated_at"])
-    except IntegrityError as exc:
-        raise slug_taken("A site with this slug already exists.") from exc
+    with conflict_on_duplicate(slug_taken("A site with this slug already exists.")):
+        site.save(update_fields=[*changes, "updated_at"])
     audit_record(
         action="site.updated",
         actor=actor,
