@@ -353,6 +353,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["api_key"] = env.str("THROTTLE_API_KEY"
 # Networks outbound HTTP may reach although they are not global (e.g. 127.0.0.1/32 for
 # local development). Empty: only public addresses.
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# Off: nothing is sent to tenant-supplied URLs and no host name is resolved for them.
+OUTBOUND_ENABLED = env.bool("OUTBOUND_ENABLED", default=True)
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=15.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1_048_576)
 # Tokens reserved for an AI reply before the call (plus about a quarter of the prompt's

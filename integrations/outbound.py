@@ -16,6 +16,11 @@ Webhooks, AI base URLs, provider and sync-source URLs all go through
 
 :func:`vet_url` is also what services call when a URL is saved, so a bad URL is a
 clear 400 (``url_not_allowed``) at save time as well as at every send.
+
+``OUTBOUND_ENABLED=false`` turns all of it off (an air-gapped installation; the live
+servers of ``make test-system``, which must not reach the network): every send is
+refused before any connection, and a URL being saved is checked for its form only
+(its host name is not resolved: no DNS query leaves the machine).
 """
 
 from __future__ import annotations
@@ -142,6 +147,8 @@ def vet_url(url: str) -> Target:
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
+        if not settings.OUTBOUND_ENABLED:
+            return Target(url=parsed, host=host, address="", addresses=())  # never sent
         try:
             addresses = resolver(host, port)
         except (OSError, UnicodeError) as exc:
@@ -184,6 +191,11 @@ def _client(timeout: float) -> httpx.Client:
 
 
 def _prepare(url: str, headers: dict[str, str] | None) -> tuple[Target, dict[str, str], dict]:
+    if not settings.OUTBOUND_ENABLED:
+        raise OutboundRefused(
+            "Outbound requests are turned off on this installation (OUTBOUND_ENABLED).",
+            details={"url": ["Nothing is sent from this installation."]},
+        )
     target = vet_url(url)
     merged = {**(headers or {}), "Host": target.host_header}
     extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}

@@ -17,7 +17,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AuditEvent
-from integrations import webhooks
+from integrations import outbound, webhooks
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from organizations.tenancy import service_context
 from tests.integrations.support import receiver, stub_dns
@@ -395,3 +395,33 @@ def test_payload_is_the_audit_event(personas, loopback_allowed, django_capture_o
     [delivery] = _deliveries()
     payload = delivery.message.payload
     assert json.loads(json.dumps(payload))["data"]["actor"]["label"] == "member@acme.test"
+
+
+def test_with_outbound_off_a_url_is_saved_unresolved_and_nothing_is_ever_sent(
+    personas, monkeypatch, connections_made, settings, django_capture_on_commit_callbacks
+):
+    """OUTBOUND_ENABLED=false (air-gapped installs, the system tests' live servers): no
+    DNS query for the host at save, and every send refused before any connection."""
+    settings.OUTBOUND_ENABLED = False
+    asked: list[str] = []
+    monkeypatch.setattr(outbound, "resolver", lambda host, port: asked.append(host) or [])
+    with receiver(200) as hook:
+        settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # would be reachable if on
+        _create_endpoint(personas, "https://hooks.example.com/x")
+        _create_endpoint(personas, hook.url())
+        _create_project(personas, django_capture_on_commit_callbacks)
+        _deliver(django_capture_on_commit_callbacks)
+        assert hook.requests == []
+    assert asked == [] and connections_made == []
+    deliveries = _deliveries()
+    assert len(deliveries) == 2
+    assert all("turned off" in delivery.last_error for delivery in deliveries)
+
+
+def test_with_outbound_off_a_literal_private_address_is_still_refused(personas, settings):
+    settings.OUTBOUND_ENABLED = False
+    response = personas.client("admin").post(
+        URL, {"url": "http://10.0.0.1/x", "event_types": ["*"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "url_not_allowed"

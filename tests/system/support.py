@@ -59,6 +59,13 @@ def direct_env(pgdata: Path, socket_dir: Path, database: str) -> dict[str, str]:
     }
 
 
+# SECURITY: a live server must not reach the network (tests talk to 127.0.0.1 only):
+# nothing sent to tenant-supplied URLs, no DNS query for their hosts or for a custom
+# domain's TXT record - the fuzzer creates webhooks, AI base URLs and domains. (The
+# test suite itself stubs both in tests/conftest.py.)
+OFFLINE = {"OUTBOUND_ENABLED": "false", "SITES_DNS_RESOLVER": "sites.dns.static_txt"}
+
+
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {
         key: value
@@ -125,7 +132,7 @@ class LiveServer:
                 f"127.0.0.1:{self.port}",
                 *runserver_args,
             ],
-            env=child_env({"DEBUG": "false", **env}),
+            env=child_env({"DEBUG": "false", **OFFLINE, **env}),
             cwd=REPO,
             stdout=self._log,
             stderr=subprocess.STDOUT,
