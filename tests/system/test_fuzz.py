@@ -174,10 +174,13 @@ def _website_and_integration_ids(api: Api, org: str) -> dict[str, str]:
         ("section_id", "sections"),
         ("template_id", "templates"),
         ("api_key_id", "api-keys"),
-        ("integration_id", "integrations"),
         ("webhook_id", "webhooks"),
     ]:
         found[name] = api.maybe_first(f"{org}/{path}/")
+    # The seeded HTTP JSON source has mappings and a job: its job routes are reached too.
+    integrations = api.get(f"{org}/integrations/")["results"]
+    sources = [i for i in integrations if i["provider"] == "http_json"] or integrations
+    found["integration_id"] = sources[0]["id"] if sources else None
     if found.get("webhook_id"):
         found["webhook_delivery_id"] = api.maybe_first(
             f"{org}/webhooks/{found['webhook_id']}/deliveries/"
@@ -192,7 +195,11 @@ def _website_and_integration_ids(api: Api, org: str) -> dict[str, str]:
         )
         found["mapping_id"] = mapping and mapping["id"]
         found["integration_job_id"] = api.maybe_first(f"{integration}/jobs/")
-    found["user_integration_name"] = api.maybe_first(f"{org}/user-integrations/", "name")
+    own = api.try_post(
+        f"{org}/user-integrations/",
+        {"name": "fuzz-own", "provider": "openai_compatible", "credentials": {"api_key": "sk-f"}},
+    )
+    found["user_integration_name"] = own and own["name"]
     return {name: str(value) for name, value in found.items() if value is not None}
 
 
