@@ -1,6 +1,7 @@
 """``make bench``: the platform's hot paths next to their baselines, in one run.
 
-Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile):
+Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile,
+extras):
 
 1. data      - ``bench_large`` (1,000 orgs x 1,000 rows) and ``bench_small``
                (10 x 100), reused when already loaded (``--fresh`` rebuilds);
@@ -16,7 +17,13 @@ Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile):
                interleaved rounds;
 4. W6, W7    - seeding and backup/restore next to plain COPY / pg_dump;
 5. profile   - pyinstrument over W1 in-process;
-6. report    - the tables on stdout, ``bench/results/<date>.md|.png``,
+6. extras    - the side benchmarks on the development database, after
+               ``manage.py db_setup`` and ``seed`` (``bench/extras.py``): W8
+               the live page and W9 the page list API against their floors
+               (``bench/sites_public.py``), API key vs JWT
+               (``bench/apikey_vs_jwt.py``), W3 with and without the quota
+               check (``bench/billing_quota.py``);
+7. report    - the tables on stdout, ``bench/results/<date>.md|.png``,
                ``latest.md``, ``latest.json``.
 
 Exit status 1 when a plan check (P) fails or W4 finds a leak; the other
@@ -47,11 +54,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench import data, loadgen, ops, report, workloads  # noqa: E402
+from bench import data, extras, loadgen, ops, report, workloads  # noqa: E402
 from bench.server import Server  # noqa: E402
 
 WORK = BASE_DIR / ".data" / "bench"
-STEPS = ("web", "w6", "w7", "profile")
+STEPS = ("web", "w6", "w7", "profile", "extras")
 NEEDS_BENCH_DATA = ("web", "w7", "profile")
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * loadgen.cpu_count())))
 
@@ -465,6 +472,12 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=60, help="at most this long (s)")
     parser.add_argument("--w6-orgs", type=int, default=100)
     parser.add_argument("--w6-rows", type=int, default=300)
+    parser.add_argument(
+        "--extras-seconds",
+        type=float,
+        default=5.0,
+        help="extras: bench/sites_public.py --seconds (per workload, W8 and W9)",
+    )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if unknown := skip - set(STEPS):
@@ -521,6 +534,8 @@ def main() -> int:
         profile = report.RESULTS_DIR / "profile-w1.txt"
         timer.run("profile", lambda: profile_w1(large, keys, profile))
         results["profile"] = profile.name
+    if "extras" not in skip:
+        results["extras"] = timer.run("extras", lambda: extras.run(seconds=args.extras_seconds))
     meta |= {
         "datasets": "; ".join(
             f"{p.dataset.name} {p.dataset.orgs:,} orgs x {p.dataset.rows_per_org:,} rows"
@@ -543,7 +558,7 @@ def main() -> int:
     targets = report.evaluate(results)
     md = report.write(results, targets)
     _log("")
-    for table in (report.web_table, report.ops_table):
+    for table in (report.web_table, report.ops_table, report.extras_table):
         rows = table(results)
         if len(rows) > 1:  # a header alone: the step was skipped
             _log(report.console(rows))
