@@ -73,8 +73,9 @@ system-packages:
 test-system: system-install system-packages db-setup
 	@$(PY) -m pytest tests/system -rA --durations=10 $(PYTEST_ARGS)
 
-# Benchmarks (docs/performance.md): builds or reuses bench_large/bench_small, prints the
-# table, writes bench/results/. BENCH_ARGS=--fresh rebuilds the databases.
+# Benchmarks (docs/performance.md): builds or reuses bench_large/bench_small, migrates and
+# seeds the development database for the side benchmarks (step extras), prints the tables,
+# writes bench/results/. BENCH_ARGS=--fresh rebuilds the bench databases.
 bench: $(BENCH_STAMP) db-start
 	@$(PY) bench/run.py $(BENCH_ARGS)
 

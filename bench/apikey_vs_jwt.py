@@ -4,17 +4,19 @@ an organization without endpoints.
 
 Run against the seeded development database (``manage.py seed`` first)::
 
-    .venv/bin/python bench/apikey_vs_jwt.py [--requests 400]
+    .venv/bin/python bench/apikey_vs_jwt.py [--requests 400] [--json]
 
 Both principals are ``admin@acme.test`` (the key has the ``admin`` role, so both see
 the same projects); requests alternate key/JWT through Django's test client in one
 process, so both share every condition. The key is created for the run and revoked
-after it.
+after it. ``--json`` prints the figures as one JSON object instead of sentences
+(``bench/run.py``'s ``extras`` step reads it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -50,6 +52,7 @@ def _p50_ms(samples: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     with service_context(reason="bench: api key vs jwt setup"):
@@ -81,10 +84,6 @@ def main() -> None:
             session.delete()
 
     key_p50, jwt_p50 = _p50_ms(timings["key"]), _p50_ms(timings["jwt"])
-    print(
-        f"project list p50: API key {key_p50:.3f} ms, JWT {jwt_p50:.3f} ms,"
-        f" ratio {key_p50 / jwt_p50:.3f}"
-    )
 
     # The fan-out statement each committed write with an audit event runs, for an
     # organization without webhook endpoints (globex has none in the demo).
@@ -101,7 +100,23 @@ def main() -> None:
             cursor.execute("SELECT app.webhook_fan_out(%s::uuid)", [str(globex_event)])
             cursor.fetchone()
             samples.append(time.perf_counter() - started)
-    print(f"webhook fan-out statement, org without endpoints: p50 {_p50_ms(samples):.3f} ms")
+    fan_out_p50 = _p50_ms(samples)
+    if args.json:
+        figures = {
+            "key_p50_ms": round(key_p50, 3),
+            "jwt_p50_ms": round(jwt_p50, 3),
+            "ratio": round(key_p50 / jwt_p50, 3),
+            "requests_each": args.requests,
+            "fan_out_p50_ms": round(fan_out_p50, 3),
+            "fan_out_statements": len(samples),
+        }
+        print(json.dumps(figures, indent=2))
+        return
+    print(
+        f"project list p50: API key {key_p50:.3f} ms, JWT {jwt_p50:.3f} ms,"
+        f" ratio {key_p50 / jwt_p50:.3f}"
+    )
+    print(f"webhook fan-out statement, org without endpoints: p50 {fan_out_p50:.3f} ms")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``results`` is the plain dict ``run.py`` assembles (JSON-serialisable):
 ``meta``, ``web`` (one row per workload x server x concurrency), ``queries`` and
-``plans`` (per database), ``w6``, ``w7``, ``timings``.
+``plans`` (per database), ``w6``, ``w7``, ``extras`` (the side benchmarks on the
+development database, ``bench/extras.py``), ``timings``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         _w6_target(r),
         _w7_target(r),
         _plans_target(r),
+        *_extras_targets(r),
     ]
     if web_row(r, "W1", "floor_small", 1):
         targets.append(
@@ -209,6 +211,45 @@ def _w7_target(r: dict[str, Any]) -> Target:
         at_most=True,
         unit=f"{w7['managed_seconds']:.1f} / {w7['bare_seconds']:.1f} s",
     )
+
+
+def _extra(r: dict[str, Any], script: str, key: str | None = None) -> dict[str, Any]:
+    """The figures of one side benchmark (``{}`` when it did not run or failed)."""
+    run = (r.get("extras") or {}).get(script) or {}
+    found = run.get(key) if key else run.get("figures")
+    return found or {}
+
+
+def _extras_targets(r: dict[str, Any]) -> list[Target]:
+    w8 = _extra(r, "sites_public", "w8").get("p50_ms", {})
+    keys = _extra(r, "apikey_vs_jwt")
+    quota = _extra(r, "billing_quota")
+    return [
+        _ratio_target(
+            "Sites W8: public page p50 vs its floor, c=1 (dev db)",
+            w8.get("app"),
+            w8.get("floor"),
+            2.0,
+            at_most=True,
+            unit=f"{w8.get('app')} / {w8.get('floor')} ms",
+        ),
+        _ratio_target(
+            "API key vs JWT: project list p50 (in-process, dev db)",
+            keys.get("key_p50_ms"),
+            keys.get("jwt_p50_ms"),
+            1.05,
+            at_most=True,
+            unit=f"{keys.get('key_p50_ms')} / {keys.get('jwt_p50_ms')} ms",
+        ),
+        _ratio_target(
+            "Billing W3: create p50 with quota check vs without (in-process, dev db)",
+            quota.get("w3_with_quota_ms"),
+            quota.get("w3_without_quota_ms"),
+            1.10,
+            at_most=True,
+            unit=f"{quota.get('w3_with_quota_ms')} / {quota.get('w3_without_quota_ms')} ms",
+        ),
+    ]
 
 
 def _plans_target(r: dict[str, Any]) -> Target:
@@ -326,6 +367,85 @@ def w6_tables(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def extras_table(results: dict[str, Any]) -> list[list[str]]:
+    """The side benchmarks' figures next to their same-run baselines."""
+    rows = [["id", "measurement", "measured", "baseline", "ratio"]]
+    extras = results.get("extras") or {}
+    for wid, title in (
+        ("w8", "GET /p/acme/acme-studio/{,about,contact}"),
+        ("w9", "GET /api/v1/orgs/acme/sites/acme-studio/pages/ (member)"),
+    ):
+        item = _extra(results, "sites_public", wid)
+        if item:
+            p50, rps = item["p50_ms"], item["req_per_s_2_clients"]
+            odd = sum(n for k, n in item["statuses"]["app"].items() if str(k) != "200")
+            rows.append(
+                [
+                    wid.upper(),
+                    f"{title}, p50 at 1 client",
+                    f"{_fmt(p50['app'])} ms" + (f" ({odd} answers not 200)" if odd else ""),
+                    f"floor {_fmt(p50['floor'])} ms",
+                    f"{item['p50_ratio']:.2f}x",
+                ]
+            )
+            rows.append(
+                [
+                    wid.upper(),
+                    f"{title}, req/s at 2 clients",
+                    _fmt(rps["app"], 1),
+                    f"floor {_fmt(rps['floor'], 1)}",
+                    f"{item['req_per_s_ratio']:.2f}x",
+                ]
+            )
+    keys = _extra(results, "apikey_vs_jwt")
+    if keys:
+        rows.append(
+            [
+                "keys",
+                f"project list p50, API key ({keys['requests_each']} requests each)",
+                f"{_fmt(keys['key_p50_ms'], 3)} ms",
+                f"JWT {_fmt(keys['jwt_p50_ms'], 3)} ms",
+                f"{keys['ratio']:.3f}x",
+            ]
+        )
+        rows.append(
+            [
+                "keys",
+                "webhook fan-out statement, org without endpoints, p50",
+                f"{_fmt(keys['fan_out_p50_ms'], 3)} ms",
+                "",
+                "",
+            ]
+        )
+    quota = _extra(results, "billing_quota")
+    if quota:
+        rows.append(
+            [
+                "billing",
+                f"W3 create p50 with quota check ({quota['w3_requests_each']} each)",
+                f"{_fmt(quota['w3_with_quota_ms'])} ms",
+                f"without {_fmt(quota['w3_without_quota_ms'])} ms",
+                f"{quota['w3_ratio']:.3f}x",
+            ]
+        )
+        rows.append(
+            [
+                "billing",
+                f"Stripe webhook events ({quota['webhook_events']})",
+                f"{_fmt(quota['webhook_events_per_second'], 1)} events/s",
+                "",
+                "",
+            ]
+        )
+    if extras.get("error"):
+        rows.append(["", "extras not run", extras["error"], "", ""])
+    for script in ("sites_public", "apikey_vs_jwt", "billing_quota"):
+        error = (extras.get(script) or {}).get("error")
+        if error:
+            rows.append(["", f"bench/{script}.py FAILED", error, "", ""])
+    return rows
+
+
 def targets_table(targets: list[Target]) -> list[list[str]]:
     rows = [["target", "measured", "limit", "result", "margin"]]
     rows += [[t.name, t.measured, t.limit, t.verdict, t.margin] for t in targets]
@@ -408,6 +528,7 @@ def render_markdown(results: dict[str, Any], targets: list[Target], chart: str) 
         "",
         markdown(w6_tables(results)),
         "",
+        *_extras_lines(results),
         "## Plans (P)",
         "",
         markdown(plans_table(results)),
@@ -434,6 +555,25 @@ def render_markdown(results: dict[str, Any], targets: list[Target], chart: str) 
             "",
         ]
     return "\n".join(parts)
+
+
+def _extras_lines(results: dict[str, Any]) -> list[str]:
+    extras = results.get("extras")
+    if not extras:
+        return []
+    return [
+        "## Side benchmarks (development database)",
+        "",
+        "`bench/sites_public.py` (W8, W9: `config.wsgi` and a same-run floor on"
+        " single-threaded `wsgiref` servers, requests alternating at 1 client, each alone"
+        " at 2 clients), `bench/apikey_vs_jwt.py` and `bench/billing_quota.py`"
+        " (in-process, Django's test client), on the seeded development database after"
+        " `manage.py db_setup` and `seed`"
+        + (f"; {extras['background']}." if extras.get("background") else "."),
+        "",
+        markdown(extras_table(results)),
+        "",
+    ]
 
 
 def _answers_lines(results: dict[str, Any]) -> list[str]:

@@ -1,20 +1,29 @@
 """``make bench``: the platform's hot paths next to their baselines, in one run.
 
-Steps (each printed with its time):
+Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile,
+extras):
 
 1. data      - ``bench_large`` (1,000 orgs x 1,000 rows) and ``bench_small``
                (10 x 100), reused when already loaded (``--fresh`` rebuilds);
 2. prepare   - tokens, request targets, queries per request and plans (P),
                in a Django process per database (``bench/inproc.py``);
+               data and prepare run only for web, W7 and profile: with all
+               three skipped there are no bench databases, P or query counts;
 3. web       - W0-W5 through gunicorn: the platform (app role), baseline (b)
                (same app, BYPASSRLS role), baseline (a) (``bench/floor.py``),
                and the platform and the floor on ``bench_small`` (W5), all
-               running at once; at 1
-               client the servers of a workload are hit alternately, request
-               by request, at 4 clients each alone in interleaved rounds;
+               running at once; at 1 client the servers of a workload are hit
+               alternately, request by request, at 4 clients each alone in
+               interleaved rounds;
 4. W6, W7    - seeding and backup/restore next to plain COPY / pg_dump;
 5. profile   - pyinstrument over W1 in-process;
-6. report    - the table on stdout, ``bench/results/<date>.md|.png``,
+6. extras    - the side benchmarks on the development database, after
+               ``manage.py db_setup`` and ``seed`` (``bench/extras.py``): W8
+               the live page and W9 the page list API against their floors
+               (``bench/sites_public.py``), API key vs JWT
+               (``bench/apikey_vs_jwt.py``), W3 with and without the quota
+               check (``bench/billing_quota.py``);
+7. report    - the tables on stdout, ``bench/results/<date>.md|.png``,
                ``latest.md``, ``latest.json``.
 
 Exit status 1 when a plan check (P) fails or W4 finds a leak; the other
@@ -45,10 +54,12 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench import data, loadgen, ops, report, workloads  # noqa: E402
+from bench import data, extras, loadgen, ops, report, workloads  # noqa: E402
 from bench.server import Server  # noqa: E402
 
 WORK = BASE_DIR / ".data" / "bench"
+STEPS = ("web", "w6", "w7", "profile", "extras")
+NEEDS_BENCH_DATA = ("web", "w7", "profile")
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * loadgen.cpu_count())))
 
 
@@ -438,7 +449,9 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--fresh", action="store_true", help="rebuild the bench databases")
     parser.add_argument(
         "--seconds", type=float, default=3.0, help="c=1: seconds per server (alternating)"
@@ -447,15 +460,29 @@ def main() -> int:
     parser.add_argument(
         "--round-seconds", type=float, default=1.5, help="c=4: seconds per server and round"
     )
-    parser.add_argument("--skip", default="", help="comma list of: web,w6,w7,profile")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help=f"comma list of: {','.join(STEPS)} (with web,w7,profile all skipped: no data,"
+        " prepare)",
+    )
     parser.add_argument(
         "--quiet-below", type=float, default=0.3, help="wait for CPUs less busy than this"
     )
     parser.add_argument("--quiet-wait", type=float, default=60, help="at most this long (s)")
     parser.add_argument("--w6-orgs", type=int, default=100)
     parser.add_argument("--w6-rows", type=int, default=300)
+    parser.add_argument(
+        "--extras-seconds",
+        type=float,
+        default=5.0,
+        help="extras: bench/sites_public.py --seconds (per workload, W8 and W9)",
+    )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if unknown := skip - set(STEPS):
+        parser.error(f"--skip: unknown step(s) {', '.join(sorted(unknown))}")
+    bench_data = not skip.issuperset(NEEDS_BENCH_DATA)
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
     timer = Timer()
@@ -467,19 +494,21 @@ def main() -> int:
     steps = [label for label, _ in seeding_steps("seed_scale")]
     if "projects" not in steps:
         _log("   WARNING: no projects seed_scale step; W1-W4 need projects")
-    prepared = timer.run(
-        "data",
-        lambda: [data.ensure(ds, steps, fresh=args.fresh) for ds in (data.LARGE, data.SMALL)],
-    )
     keys = {"SECRET_KEY": secrets.token_urlsafe(48), "JWT_SIGNING_KEY": secrets.token_urlsafe(48)}
-    large, small = timer.run(
-        "prepare", lambda: [prepare(ds, keys) for ds in (data.LARGE, data.SMALL)]
-    )
-    results: dict[str, Any] = {
-        "web": [],
-        "queries": {"bench_large": large["queries"], "bench_small": small["queries"]},
-        "plans": {"bench_large": large["plans"], "bench_small": small["plans"]},
-    }
+    results: dict[str, Any] = {"web": [], "queries": {}, "plans": {}}
+    prepared: list[data.Prepared] = []
+    if bench_data:
+        prepared = timer.run(
+            "data",
+            lambda: [data.ensure(ds, steps, fresh=args.fresh) for ds in (data.LARGE, data.SMALL)],
+        )
+        large, small = timer.run(
+            "prepare", lambda: [prepare(ds, keys) for ds in (data.LARGE, data.SMALL)]
+        )
+        results["queries"] = {"bench_large": large["queries"], "bench_small": small["queries"]}
+        results["plans"] = {"bench_large": large["plans"], "bench_small": small["plans"]}
+    else:
+        _log("== data, prepare: skipped (web, w7 and profile are skipped)")
     background = "not measured"
     if "web" not in skip:
         with data.admin_connect() as conn:
@@ -505,15 +534,22 @@ def main() -> int:
         profile = report.RESULTS_DIR / "profile-w1.txt"
         timer.run("profile", lambda: profile_w1(large, keys, profile))
         results["profile"] = profile.name
+    if "extras" not in skip:
+        results["extras"] = timer.run("extras", lambda: extras.run(seconds=args.extras_seconds))
     meta |= {
         "datasets": "; ".join(
             f"{p.dataset.name} {p.dataset.orgs:,} orgs x {p.dataset.rows_per_org:,} rows"
             f" ({'built' if p.built else 'reused'} in {p.seconds:.0f} s)"
             for p in prepared
+        )
+        or "bench databases not used (web, W7 and profile skipped)",
+        "load": (
+            f"1 client alternating between a workload's servers request by request"
+            f" ({args.seconds:g} s per server); 4 clients per server in {args.rounds}"
+            f" interleaved rounds of {args.round_seconds:g} s; one new connection per request"
+            if "web" not in skip
+            else "web workloads skipped"
         ),
-        "load": f"1 client alternating between a workload's servers request by request"
-        f" ({args.seconds:g} s per server); 4 clients per server in {args.rounds} interleaved"
-        f" rounds of {args.round_seconds:g} s; one new connection per request",
         "background": background,
         "wall_seconds": time.perf_counter() - started,
         "timings": timer.summary(),
@@ -522,10 +558,11 @@ def main() -> int:
     targets = report.evaluate(results)
     md = report.write(results, targets)
     _log("")
-    _log(report.console(report.web_table(results)))
-    _log("")
-    _log(report.console(report.ops_table(results)))
-    _log("")
+    for table in (report.web_table, report.ops_table, report.extras_table):
+        rows = table(results)
+        if len(rows) > 1:  # a header alone: the step was skipped
+            _log(report.console(rows))
+            _log("")
     _log(report.console(report.targets_table(targets)))
     _log(f"\nwritten {md.relative_to(BASE_DIR)} (+ .png, latest.md, latest.json)")
     _log(f"total {meta['wall_seconds'] / 60:.1f} min")

@@ -1,13 +1,15 @@
 """W8: the live site's page (``GET /p/acme/acme-studio/``) and W9: the page list API
 (``GET /api/v1/orgs/acme/sites/acme-studio/pages/``), each against its same-run floor.
 
-A short, standalone run (the full ``make bench`` is too heavy for a shared box):
+``make bench`` runs it (step ``extras``, ``--seconds 5``, after ``manage.py
+db_setup`` and ``seed``) and reads the JSON it prints; standalone:
 
     .venv/bin/python bench/sites_public.py [--seconds 10]
 
-Needs the demo data (``manage.py seed``). Two servers, started here, each in its
-own process and both on the same single-threaded ``wsgiref`` server (the bench
-extra's gunicorn is not required), so the ratio compares the applications only:
+Needs the demo data (``manage.py seed``); exits 1 when W8 misses its target. Two
+servers, started here, each in its own process and both on the same
+single-threaded ``wsgiref`` server (the bench extra's gunicorn is not
+required), so the ratio compares the applications only:
 
 * ``app``   - ``config.wsgi`` (DEBUG off), as the app role: middleware, URL
   resolution, ``ATOMIC_REQUESTS``, one ``app.serve_public_page`` call (which

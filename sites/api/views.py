@@ -196,7 +196,12 @@ class PageListView(ListAPIMixin, _PageView):
     pagination_class = PathPagination
 
     def scoped_queryset(self) -> Any:
-        return selectors.pages_of(site=self.site).defer("content", "seo")
+        return selectors.pages_of(site=self.site)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = self.filter_queryset(self.get_queryset()).values(*s.PAGE_LIST_COLUMNS)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([s.page_list_item(row) for row in page])
 
     @extend_schema(request=s.PageCreateSerializer, responses={201: s.PageDetailSerializer})
     def post(self, request: Request, **kwargs: Any) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -230,6 +232,36 @@ def test_list_query_counts_do_not_grow_with_the_rows(personas, path):
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few), path
+
+
+def test_a_page_list_item_is_the_detail_document_without_content_and_seo(personas):
+    """The list is built from ``.values()`` rows, the detail by ``PageDetailSerializer``."""
+    owner = personas.users["owner"]
+    site = make_site(personas.org, owner)
+    live = make_page(site, owner, path="/live", title="Live")
+    publish(site, live, owner, expire_at=datetime.now(UTC) + timedelta(days=3))
+    publish(site, live, owner, go_live_at=datetime.now(UTC) + timedelta(hours=2))
+    scheduled = make_page(site, owner, path="/later", title="Later")
+    publish(site, scheduled, owner, go_live_at=datetime.now(UTC) + timedelta(days=1))
+    make_page(site, owner, path="/draft", title="Draft")
+    assert personas.client("member").post(page_url(live.id, "lock/")).status_code == 200
+    client = personas.client("viewer")
+
+    listed = client.get(site_url("shop", "pages/")).json()["results"]
+    assert [item["path"] for item in listed] == ["/draft", "/later", "/live"]
+    by_path = {item["path"]: item for item in listed}
+    assert by_path["/live"]["locked_by"]["id"] == str(personas.users["member"].id)
+    assert (by_path["/live"]["live_version"], by_path["/live"]["scheduled_version"]) == (1, 2)
+    assert by_path["/later"]["status"] == "scheduled" and by_path["/later"]["go_live_at"]
+    for item in listed:
+        detail = client.get(page_url(item["id"])).json()
+        assert item == {k: v for k, v in detail.items() if k not in ("content", "seo")}
+    # filtered and paginated by path, from the same rows
+    first = client.get(site_url("shop", "pages/"), {"page_size": 1, "status": "draft"}).json()
+    assert first["results"] == [by_path["/draft"]] and first["next"] is None
+    paged = client.get(site_url("shop", "pages/"), {"page_size": 2}).json()
+    assert paged["results"] == listed[:2]
+    assert client.get(paged["next"]).json()["results"] == listed[2:]
 
 
 def test_version_and_comment_list_query_counts_do_not_grow(personas):
