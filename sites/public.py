@@ -7,6 +7,12 @@ function that answers only the **pinned version** of that path in the site's
 **live deployment** — not the latest publish, not drafts, nothing else of the
 tenant — and counts the view in the same round trip. One query per page view.
 
+The page's HTML is a pure function of what that call answers (the pinned version's
+content, the site's name, settings and navigation), so the rendered page is kept
+per process, keyed by that answer as text (:func:`_rendered`): a page view renders
+its template once per distinct answer, and any change (a new deployment, a renamed
+site) is a different key.
+
 No IP address is stored: a visitor is ``sha256(secret, day, ip, user agent,
 path)``, kept only as a cache key for the rest of the day, to tell a new
 visitor from a returning one.
@@ -14,6 +20,7 @@ visitor from a returning one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -29,6 +36,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 VISITOR_TTL_SECONDS = 24 * 3600
+RENDERED_PAGES_KEPT = 512  # per process; a page is a few KB
 
 
 def render_page_html(
@@ -53,6 +61,22 @@ def render_page_html(
             "accent": (site_settings or {}).get("accent_color"),
             "lang": (site_settings or {}).get("language"),
         },
+    )
+
+
+@functools.lru_cache(maxsize=RENDERED_PAGES_KEPT)
+def _rendered(
+    site_name: str, site_settings: str, title: str, content: str, seo: str, nav: str, base: str
+) -> str:
+    """The live page's HTML from the function's answer, its jsonb columns as text."""
+    return render_page_html(
+        site_name=site_name,
+        site_settings=json.loads(site_settings),
+        title=title,
+        content=json.loads(content),
+        seo=json.loads(seo),
+        nav=json.loads(nav) or [],
+        base=base,
     )
 
 
@@ -86,7 +110,7 @@ def serve(request: HttpRequest, *, org_slug: str, site_slug: str, page_path: str
     site_status, site_name, site_settings, page_id, title, content, seo, nav = row
     # Django's psycopg setup hands jsonb over as text (JSONField decodes it itself).
     site_settings, content, seo, nav = (
-        json.loads(v) if isinstance(v, str) else v for v in (site_settings, content, seo, nav)
+        v if isinstance(v, str) else json.dumps(v) for v in (site_settings, content, seo, nav)
     )
     if site_status != "active":
         return HttpResponse(render_to_string("sites/gone.html"), status=410)
@@ -95,16 +119,7 @@ def serve(request: HttpRequest, *, org_slug: str, site_slug: str, page_path: str
             render_to_string("sites/not_found.html", {"site_name": site_name, "base": base}),
             status=404,
         )
-    html = render_page_html(
-        site_name=site_name,
-        site_settings=site_settings,
-        title=title,
-        content=content,
-        seo=seo,
-        nav=nav or [],
-        base=base,
-    )
-    response = HttpResponse(html)
+    response = HttpResponse(_rendered(site_name, site_settings, title, content, seo, nav, base))
     response["Cache-Control"] = "public, max-age=0, must-revalidate"
     return response
 

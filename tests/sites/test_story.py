@@ -99,3 +99,9 @@ def test_publish_deploy_and_roll_back_over_http(personas):
         "deployment.ready",
         "deployment.rolled_back",
     ]
+    # The live page's HTML is kept per answer of the database: a renamed site is a new
+    # answer, so the same pinned version shows the new name at once.
+    assert b"<strong>Shop</strong>" in back.content
+    renamed = admin.patch(site_url("shop"), {"name": "Shop & Co"}, format="json")
+    assert renamed.status_code == 200, renamed.json()
+    assert b"<strong>Shop &amp; Co</strong>" in public_get("/p/acme/shop/").content
