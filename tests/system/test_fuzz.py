@@ -190,10 +190,10 @@ def _website_and_integration_ids(api: Api, org: str) -> dict[str, str]:
         found["section_id"] = section and section["id"]
     if found.get("integration_id"):
         integration = f"{org}/integrations/{found['integration_id']}"
-        mapping = api.try_post(
-            f"{integration}/mappings/", {"source_field": "name", "target_field": "name"}
+        mapping = api.maybe_first(f"{integration}/mappings/") or api.try_post(
+            f"{integration}/mappings/", {"source_field": "name", "target_field": "fuzz"}
         )
-        found["mapping_id"] = mapping and mapping["id"]
+        found["mapping_id"] = mapping if isinstance(mapping, str) else mapping and mapping["id"]
         found["integration_job_id"] = api.maybe_first(f"{integration}/jobs/")
     own = api.try_post(
         f"{org}/user-integrations/",
