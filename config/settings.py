@@ -442,7 +442,10 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", defau
 # django-structlog: our RequestIdMiddleware picks the request id (it validates a
 # client's X-Request-ID); django-structlog's own would be ignored anyway.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = False
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+# The `ip` of a request's log lines is bound by config.api.middleware from client_ip(),
+# which trusts X-Forwarded-For only as TRUSTED_PROXY_COUNT says; django-structlog's own
+# (ipware) takes the header's first public address, which any client can write.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 # request_started at DEBUG: one line a request at INFO (request_finished, which has the
 # method, path, status and ids), half the logging cost of an access log of two lines.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = 10

@@ -103,16 +103,18 @@ def _check_error_contract(request: HttpRequest, response: HttpResponse) -> None:
         raise UnregisteredErrorCode(f"{request.method} {request.path}: {problem}")
 
 
-def _bind_our_request_id(request: HttpRequest, **kwargs: Any) -> None:
+def _bind_our_request_facts(request: HttpRequest, **kwargs: Any) -> None:
     # django-structlog binds a uuid of its own before logging request_started; one
-    # request has one id, the one RequestIdMiddleware chose.
+    # request has one id, the one RequestIdMiddleware chose. Its address is the one the
+    # audit trail and the throttles use (client_ip: X-Forwarded-For only from trusted
+    # proxies), not ipware's (DJANGO_STRUCTLOG_IP_LOGGING_ENABLED is off).
     request_id = getattr(request, "request_id", None)
     if request_id:
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, ip=current_client()[0])
 
 
 structlog_signals.bind_extra_request_metadata.connect(
-    _bind_our_request_id, dispatch_uid="config.api.middleware.request_id"
+    _bind_our_request_facts, dispatch_uid="config.api.middleware.request_id"
 )
 
 

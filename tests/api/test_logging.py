@@ -119,6 +119,26 @@ def test_anonymous_requests_are_logged_with_their_request_id(client, log_lines):
     )
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "proxies, forwarded, logged",
+    [
+        (0, "203.0.113.9", "127.0.0.1"),  # no proxy: the header is the client's own words
+        (1, "203.0.113.9", "203.0.113.9"),  # written by our one proxy
+        (1, "198.51.100.7, 203.0.113.9", "203.0.113.9"),  # the left one: the client's
+    ],
+)
+def test_the_logged_address_trusts_forwarded_headers_only_from_our_proxies(
+    client, log_lines, settings, proxies, forwarded, logged
+):
+    """The same address as the audit trail and the throttles (config/api/client_ip.py):
+    a client cannot put an address of its choice in the logs."""
+    settings.TRUSTED_PROXY_COUNT = proxies
+    response = client.get("/api/v1/orgs/acme/", HTTP_X_FORWARDED_FOR=forwarded)
+    [finished] = _problems(log_lines.of_request(response["X-Request-ID"]))
+    assert finished["ip"] == logged
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_background_task_logs_with_the_id_of_the_request_that_queued_it(personas, log_lines):
     response = personas.client("admin").post(
