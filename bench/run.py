@@ -87,6 +87,17 @@ class Timer:
 # --- environments ---------------------------------------------------------------
 
 
+def run_keys() -> dict[str, str]:
+    """The secrets production refuses to start without, fresh for each run."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+        "INTEGRATIONS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+
+
 def production_env(database_url: str, keys: dict[str, str], **extra: str) -> dict[str, str]:
     """Production settings (DEBUG off), plain http on 127.0.0.1, throttles out of the way."""
     env = {
@@ -494,7 +505,7 @@ def main() -> int:
     steps = [label for label, _ in seeding_steps("seed_scale")]
     if "projects" not in steps:
         _log("   WARNING: no projects seed_scale step; W1-W4 need projects")
-    keys = {"SECRET_KEY": secrets.token_urlsafe(48), "JWT_SIGNING_KEY": secrets.token_urlsafe(48)}
+    keys = run_keys()
     results: dict[str, Any] = {"web": [], "queries": {}, "plans": {}}
     prepared: list[data.Prepared] = []
     if bench_data:
