@@ -174,6 +174,11 @@ def seed_scale(ctx: Any) -> None:
     def path(j: int) -> str:
         return "/" if j < sites_per_org else f"/page-{j:05d}"
 
+    def per_site(kind: str, o: int) -> list[str]:
+        """The ids of kind ``kind`` of organization ``o``'s sites, for page ``j`` at
+        ``j % sites_per_org`` (computed once per organization, not once per row)."""
+        return [ctx.uuid(kind, o, s) for s in range(sites_per_org)]
+
     library = [(Template, "template"), (Component, "component"), (Section, "section")]
     for model, kind in library:
 
@@ -197,41 +202,48 @@ def seed_scale(ctx: Any) -> None:
             for s in range(sites_per_org):
                 yield (
                     ctx.uuid("site", o, s), org_id, f"Site {s}", f"site-{s:04d}", "", "{}",
-                    "active", ctx.uuid("template", o), users[0], at(t0, s), at(t0, s),
+                    "active", ctx.uuid("template", o), ctx.uuid("deployment", o, s), users[0],
+                    at(t0, s), at(t0, s),
                 )  # fmt: skip
 
+    # A site and its deployments, a page and its versions, reference each other: the
+    # pointers are written with the rows and checked at commit (sites 0004).
+    ctx.cursor.execute("SET CONSTRAINTS site_live_deployment_fk, page_live_version_fk DEFERRED")
     ctx.copy(
         Site._meta.db_table,
         ["id", "organization_id", "name", "slug", "description", "settings", "status",
-         "template_id", "created_by_id", "created_at", "updated_at"],
+         "template_id", "live_deployment_id", "created_by_id", "created_at", "updated_at"],
         sites(),
     )  # fmt: skip
 
     def pages() -> Iterator[tuple[Any, ...]]:
         for o, (org_id, t0, _users) in enumerate(orgs):
+            site_ids = per_site("site", o)
             for j in range(pages_per_org):
                 body, _ = content(o, j)
                 when = at(t0, 3600 + j)
                 yield (
-                    ctx.uuid("page", o, j), org_id, ctx.uuid("site", o, j % sites_per_org),
+                    ctx.uuid("page", o, j), org_id, site_ids[j % sites_per_org],
                     path(j), f"Page {j}", body, "{}", "published", False, 1,
-                    when, when, creators[o][j], creators[o][j], when, when,
+                    ctx.uuid("pageversion", o, j), when, when, creators[o][j],
+                    creators[o][j], when, when,
                 )  # fmt: skip
 
     ctx.copy(
         Page._meta.db_table,
         ["id", "organization_id", "site_id", "path", "title", "content", "seo", "status",
-         "has_unpublished_changes", "revision", "first_published_at", "last_published_at",
-         "created_by_id", "updated_by_id", "created_at", "updated_at"],
+         "has_unpublished_changes", "revision", "live_version_id", "first_published_at",
+         "last_published_at", "created_by_id", "updated_by_id", "created_at", "updated_at"],
         pages(),
     )  # fmt: skip
 
     def versions() -> Iterator[tuple[Any, ...]]:
         for o, (org_id, t0, _users) in enumerate(orgs):
+            site_ids = per_site("site", o)
             for j in range(pages_per_org):
                 body, digest = content(o, j)
                 yield (
-                    ctx.uuid("pageversion", o, j), org_id, ctx.uuid("site", o, j % sites_per_org),
+                    ctx.uuid("pageversion", o, j), org_id, site_ids[j % sites_per_org],
                     ctx.uuid("page", o, j), 1, path(j), f"Page {j}", body, "{}", digest,
                     "generated", creators[o][j], at(t0, 3600 + j),
                 )  # fmt: skip
@@ -264,11 +276,11 @@ def seed_scale(ctx: Any) -> None:
 
     def pinned() -> Iterator[tuple[Any, ...]]:
         for o, (org_id, t0, _users) in enumerate(orgs):
+            deployment_ids, when = per_site("deployment", o), at(t0, 7200)
             for j in range(pages_per_org):
                 yield (
-                    ctx.uuid("deploymentpage", o, j), org_id,
-                    ctx.uuid("deployment", o, j % sites_per_org), ctx.uuid("page", o, j),
-                    ctx.uuid("pageversion", o, j), path(j), at(t0, 7200),
+                    ctx.uuid("deploymentpage", o, j), org_id, deployment_ids[j % sites_per_org],
+                    ctx.uuid("page", o, j), ctx.uuid("pageversion", o, j), path(j), when,
                 )  # fmt: skip
 
     ctx.copy(
@@ -296,12 +308,13 @@ def seed_scale(ctx: Any) -> None:
 
     def analytics() -> Iterator[tuple[Any, ...]]:
         for o, (org_id, t0, _users) in enumerate(orgs):
+            site_ids = per_site("site", o)
+            day, when = ctx.timestamp(t0 + 2 * 86400)[:10], at(t0, 86400)
             for j in range(pages_per_org):
                 views = rng.randrange(1, 500)
                 yield (
-                    ctx.uuid("pageanalytics", o, j), org_id, ctx.uuid("site", o, j % sites_per_org),
-                    ctx.uuid("page", o, j), ctx.timestamp(t0 + 2 * 86400)[:10], views,
-                    max(1, views // 3), at(t0, 86400),
+                    ctx.uuid("pageanalytics", o, j), org_id, site_ids[j % sites_per_org],
+                    ctx.uuid("page", o, j), day, views, max(1, views // 3), when,
                 )  # fmt: skip
 
     ctx.copy(
@@ -326,17 +339,3 @@ def seed_scale(ctx: Any) -> None:
          "created_at", "updated_at"],
         page_comments(),
     )  # fmt: skip
-
-    org_ids = [org_id for org_id, _, _ in orgs]
-    ctx.cursor.execute(
-        "UPDATE sites_page p SET live_version_id = v.id FROM sites_pageversion v"
-        " WHERE v.organization_id = p.organization_id AND v.page_id = p.id"
-        " AND p.organization_id = ANY(%s::uuid[])",
-        [org_ids],
-    )
-    ctx.cursor.execute(
-        "UPDATE sites_site s SET live_deployment_id = d.id FROM sites_deployment d"
-        " WHERE d.organization_id = s.organization_id AND d.site_id = s.id"
-        " AND s.organization_id = ANY(%s::uuid[])",
-        [org_ids],
-    )

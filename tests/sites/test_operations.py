@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from organizations.models import Organization
@@ -147,3 +148,23 @@ def test_purge_keeps_live_scheduled_latest_and_deployed_versions(personas):
     assert count(DeploymentPage, deployment__site=site) == 3
     assert get(Page, "live_version", id=other.id).live_version.number == 2
     assert audit_actions(personas.org, "page_version.") == ["page_version.purged"]
+
+
+@pytest.mark.parametrize(
+    "table, column", [("sites_page", "live_version_id"), ("sites_site", "live_deployment_id")]
+)
+def test_a_dangling_live_pointer_is_refused_at_once(personas, table, column):
+    """sites 0004 lets a bulk load defer these checks to commit when it asks; any other
+    transaction still gets the foreign-key error on the statement itself."""
+    sites_world(personas)
+    sql = (
+        f"UPDATE {table} SET {column} = gen_random_uuid()"
+        f" WHERE id = (SELECT id FROM {table} WHERE organization_id = %s LIMIT 1)"
+    )
+    with (
+        service_context(reason="test"),
+        connection.cursor() as cursor,
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+    ):
+        cursor.execute(sql, [str(personas.org.id)])
