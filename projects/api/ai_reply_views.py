@@ -50,6 +50,9 @@ class ReplySerializer(serializers.Serializer):
     generation = GenerationSerializer()
 
 
+CLIENT_GONE = DomainError("The client disconnected before the reply ended.")
+
+
 def _sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
@@ -104,9 +107,10 @@ class ConversationReplyView(_ConversationViewMixin, ProjectScopedAPIView):
         usage are recorded in a transaction of their own, with the request's claims (an
         API key stays the key, its role capped)."""
         user = request.user
+        stream, finished = iter(pieces), False
         try:
             completion = None
-            for piece in pieces:
+            for piece in stream:
                 if isinstance(piece, ai.Completion):
                     completion = piece
                 else:
@@ -117,14 +121,37 @@ class ConversationReplyView(_ConversationViewMixin, ProjectScopedAPIView):
                 )
                 pieces.settle(completion)
                 body = self._body(reply)
+            finished = True
             yield _sse("done", body)
             return
         except DomainError as exc:  # ProviderError, the guard refused the URL, access lost
             error = exc
+        except GeneratorExit:
+            # The client went away before the reply ended: the provider connection is
+            # closed and the generation failed; the tokens are likely spent, so the
+            # reservation stands.
+            stream.close()
+            if not finished:
+                self._record_failure(request, reply, CLIENT_GONE)
+            raise
+        self._record_failure(request, reply, error, release=pieces)
+        yield _sse("error", {"code": error.code, "message": error.message})
+
+    def _record_failure(
+        self,
+        request: Request,
+        reply: ai_replies.Reply,
+        error: DomainError,
+        *,
+        release: ai.ReplyStream | None = None,
+    ) -> None:
+        """Close the generation as failed, as the caller; give the reply's reserved
+        tokens back (``release``) when the provider failed before spending them."""
         try:
             with self.caller_context(request):
-                ai_replies.conversation_reply_failed(actor=user, reply=reply, error=error)
-                pieces.release()
+                ai_replies.conversation_reply_failed(actor=request.user, reply=reply, error=error)
+                if release is not None:
+                    release.release()
         except DomainError:
             # The caller lost the organization while the reply streamed: the system
             # closes the generation (audited), and the tokens stay counted.
@@ -133,7 +160,6 @@ class ConversationReplyView(_ConversationViewMixin, ProjectScopedAPIView):
                 organization_id=reply.generation.organization_id,
             ):
                 ai_replies.conversation_reply_failed(actor=None, reply=reply, error=error)
-        yield _sse("error", {"code": error.code, "message": error.message})
 
 
 class GenerationRunView(_GenerationViewMixin, ProjectScopedAPIView):

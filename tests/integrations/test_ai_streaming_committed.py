@@ -141,3 +141,28 @@ def test_a_key_revoked_while_its_reply_streams_writes_no_reply(personas, provide
         generation = Generation.objects.get(conversation=chat)
         replies = Message.objects.filter(conversation=chat, role="assistant").count()
     assert (generation.status, replies) == ("failed", 0)
+
+
+def test_a_client_that_leaves_mid_reply_leaves_a_failed_generation_and_its_tokens_counted(
+    personas, provider, conversation, settings
+):
+    """Closing the response is what the WSGI server does when the client goes away: the
+    generation must not stay ``running``, and the reserved tokens stay counted (the
+    provider has likely spent them)."""
+    project, chat = conversation
+    _org_integration(personas, provider)
+    response = personas.client("member").post(
+        _reply_url(project, chat), {"content": "bye", "stream": True}, format="json"
+    )
+    chunks = iter(response.streaming_content)
+    assert next(chunks).decode().startswith("event: delta")
+
+    response.close()
+
+    with service_context(reason="test"):
+        generation = Generation.objects.get(conversation=chat)
+        replies = Message.objects.filter(conversation=chat, role="assistant").count()
+    assert (generation.status, replies) == ("failed", 0)
+    assert generation.error == "The client disconnected before the reply ended."
+    # "bye" is under four characters: the reservation is the reply's allowance alone.
+    assert _ai_tokens_used(personas.org) == settings.AI_REPLY_TOKENS_RESERVED

@@ -61,8 +61,8 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "integrations/sync.py:run_job": "read: who started the job; the job runs in "
     "tenant_context, which refuses a suspended organization or a deactivated starter",
     "integrations/sync.py:_fail_elevated": "records that a refused job failed",
-    "projects/api/ai_reply_views.py:ConversationReplyView._events": "records that a streamed "
-    "reply failed, once its caller lost the organization",
+    "projects/api/ai_reply_views.py:ConversationReplyView._record_failure": "records that a "
+    "streamed reply failed, once its caller lost the organization",
     "sites/services/pages.py:publish_due": "skips suspended organizations in its claim query "
     "(tests/sites/test_scheduling.py); expiry still takes pages down",
 }
