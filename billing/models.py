@@ -16,7 +16,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from organizations.models import Organization, TenantModel
+from organizations.models import Organization, TenantModel, user_fk
 
 # The metric names the API, the plans and the quotas share.
 METRICS: tuple[str, ...] = (
@@ -222,9 +222,7 @@ class QuotaOverride(TenantModel):
     limit = models.BigIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=500)
     expires_at = models.DateTimeField()
-    granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    granted_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):

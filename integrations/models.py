@@ -21,16 +21,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from organizations.models import TenantModel, tenant_fk
+from organizations.models import TenantModel, tenant_fk, user_fk
 from organizations.permissions import Role
 
 USER = settings.AUTH_USER_MODEL
-
-
-def _user_fk(**kwargs: object) -> models.ForeignKey:
-    return models.ForeignKey(
-        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", **kwargs
-    )
 
 
 class Provider(models.TextChoices):
@@ -65,7 +59,7 @@ class ApiKey(TenantModel):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -107,7 +101,7 @@ class Integration(TenantModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -181,7 +175,7 @@ class WebhookEndpoint(TenantModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ENABLED)
     disabled_reason = models.CharField(max_length=200, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):

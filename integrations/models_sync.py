@@ -16,10 +16,9 @@ admins and up write (and so run); viewers and billing see none.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
-from organizations.models import TenantModel, tenant_fk
+from organizations.models import TenantModel, tenant_fk, user_fk
 
 
 class Transform(models.TextChoices):
@@ -43,13 +42,7 @@ class DataMapping(TenantModel):
     required = models.BooleanField(default=False)
     default = models.JSONField(null=True, blank=True)
     order = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -101,13 +94,7 @@ class IntegrationJob(TenantModel):
     error = models.CharField(max_length=2000, blank=True)
     failed_records = models.JSONField(default=list, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = user_fk()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

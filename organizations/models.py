@@ -80,6 +80,35 @@ def tenant_fk(to: str, *, null: bool = False, related_name: str = "+") -> models
     )
 
 
+def user_fk(**kwargs: object) -> models.ForeignKey:
+    """Who created or changed a row (users are global, not tenant rows): cleared when the
+    user is deleted."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        **kwargs,
+    )
+
+
+def append_only_user_fk() -> models.ForeignKey:
+    """The author of a row in an append-only table: set to NULL when the user is deleted,
+    by the database (an ``ON DELETE SET NULL`` constraint the app's migration adds), not
+    by Django. Django's ``SET_NULL`` is an UPDATE as the current role, and the runtime
+    roles - elevated too - may not UPDATE append-only tables; the constraint's action
+    runs as the table's owner."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+
 class Membership(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

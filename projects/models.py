@@ -15,34 +15,12 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
-from organizations.models import TenantModel, tenant_fk
+from organizations.models import TenantModel, append_only_user_fk, tenant_fk, user_fk
 
 USER = settings.AUTH_USER_MODEL
 # How much of a file or document goes into its search vector: PostgreSQL caps a
 # tsvector at 1 MB, which varied text can exceed well below the size limits.
 SEARCHABLE_TEXT_CHARS = 100_000
-
-
-def _user_fk(**kwargs: object) -> models.ForeignKey:
-    return models.ForeignKey(
-        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", **kwargs
-    )
-
-
-def _append_only_user_fk() -> models.ForeignKey:
-    """The author of a row in an append-only table: set to NULL when the user is deleted,
-    by the database (``ON DELETE SET NULL``, migration ``0006``), not by Django. Django's
-    ``SET_NULL`` is an UPDATE as the current role, and the runtime roles — elevated
-    too — may not UPDATE append-only tables; the constraint's action runs as the
-    table's owner."""
-    return models.ForeignKey(
-        USER,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
 
 
 class Project(TenantModel):
@@ -57,7 +35,7 @@ class Project(TenantModel):
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.ORG)
     settings = models.JSONField(default=dict, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
         expression=SearchVector("name", "slug", "description", config="english"),
@@ -175,7 +153,7 @@ class FileRevision(TenantModel):
     content = models.TextField(blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveIntegerField()
-    author = _append_only_user_fk()
+    author = append_only_user_fk()
     message = models.CharField(max_length=300, blank=True)
     generation = tenant_fk("projects.Generation", null=True, related_name="revisions")
 
@@ -202,7 +180,7 @@ class Snapshot(TenantModel):
     project = tenant_fk("projects.Project", related_name="snapshots")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, max_length=2000)
-    created_by = _append_only_user_fk()
+    created_by = append_only_user_fk()
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -246,7 +224,7 @@ class SnapshotEntry(TenantModel):
 class Conversation(TenantModel):
     project = tenant_fk("projects.Project", related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -275,7 +253,7 @@ class Message(TenantModel):
     model = models.CharField(max_length=100, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
-    author = _user_fk()
+    author = user_fk()
 
     class Meta(TenantModel.Meta):
         indexes = [
@@ -309,7 +287,7 @@ class Generation(TenantModel):
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -342,7 +320,7 @@ class Job(TenantModel):
     parameters = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
@@ -382,7 +360,7 @@ class Asset(TenantModel):
     title = models.CharField(max_length=200, blank=True)
     # Extracted text of knowledge documents (searchable).
     text = models.TextField(blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     search = models.GeneratedField(
         expression=SearchVector("title", "filename", "text", config="english"),
         output_field=SearchVectorField(),

@@ -16,33 +16,11 @@ invariants live in the database rather than in code:
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
-from organizations.models import TenantModel, tenant_fk
-
-USER = settings.AUTH_USER_MODEL
-
-
-def _user_fk() -> models.ForeignKey:
-    return models.ForeignKey(
-        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-
-
-def _append_only_user_fk() -> models.ForeignKey:
-    """Authors of append-only rows: nulled by the database (``ON DELETE SET NULL`` in
-    ``0002_rls``), never by a Django UPDATE the runtime roles may not run."""
-    return models.ForeignKey(
-        USER,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+from organizations.models import TenantModel, append_only_user_fk, tenant_fk, user_fk
 
 
 class Template(TenantModel):
@@ -60,7 +38,7 @@ class Template(TenantModel):
     settings = models.JSONField(default=dict, blank=True)
     is_public = models.BooleanField(default=False)
     copied_from_id = models.UUIDField(null=True, blank=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -90,7 +68,7 @@ class _Block(TenantModel):
     description = models.TextField(blank=True, max_length=2000)
     content = models.JSONField(default=list, blank=True)
     is_public = models.BooleanField(default=False)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -144,7 +122,7 @@ class Site(TenantModel):
     # Deploy through this Netlify/Vercel integration instead of the built-in
     # ``local`` provider (integrations/providers; composite FK in 0003).
     deployment_integration = tenant_fk("integrations.Integration", null=True)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
         expression=SearchVector("name", "slug", "description", config="english"),
@@ -192,10 +170,10 @@ class Page(TenantModel):
     expire_at = models.DateTimeField(null=True, blank=True)
     first_published_at = models.DateTimeField(null=True, blank=True)
     last_published_at = models.DateTimeField(null=True, blank=True)
-    locked_by = _user_fk()
+    locked_by = user_fk()
     locked_at = models.DateTimeField(null=True, blank=True)
-    created_by = _user_fk()
-    updated_by = _user_fk()
+    created_by = user_fk()
+    updated_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
         expression=SearchVector("title", "path", config="english"),
@@ -247,7 +225,7 @@ class PageVersion(TenantModel):
     seo = models.JSONField(default=dict)
     sha256 = models.CharField(max_length=64)
     message = models.CharField(max_length=300, blank=True)
-    author = _append_only_user_fk()
+    author = append_only_user_fk()
 
     class Meta(TenantModel.Meta):
         constraints = [
@@ -270,9 +248,9 @@ class PageComment(TenantModel):
     parent = tenant_fk("sites.PageComment", null=True, related_name="replies")
     block_id = models.CharField(max_length=64, blank=True)
     body = models.TextField(max_length=10_000)
-    author = _user_fk()
+    author = user_fk()
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = _user_fk()
+    resolved_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
@@ -332,7 +310,7 @@ class Deployment(TenantModel):
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
     page_count = models.PositiveIntegerField(default=0)
-    created_by = _user_fk()
+    created_by = user_fk()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -394,7 +372,7 @@ class Domain(TenantModel):
     verified_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     is_primary = models.BooleanField(default=False)
-    created_by = _user_fk()
+    created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
