@@ -17,9 +17,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError as DjangoDatabaseError
 from django.db import InterfaceError as DjangoInterfaceError
 from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -69,6 +71,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif is_database_refusal(exc):
+        # The database's own authorization said no where the app's checks let the
+        # request through (a write RLS refused, or no grant): a 403, never a 500.
+        # drf_exception_handler below marks the request's transaction for rollback.
+        logger.warning(
+            "database refused the request in %s: %s",
+            type(context.get("view")).__name__,
+            _refusal_summary(exc),
+        )
+        exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -112,6 +124,28 @@ def handler500(request: HttpRequest) -> JsonResponse:
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response()
     return _json_error(500, "server_error", "An unexpected error occurred.")
+
+
+# --- database refusals (403) ---------------------------------------------------------
+# PostgreSQL answers SQLSTATE 42501 (insufficient_privilege) when a write breaks a
+# row-level security policy's WITH CHECK ("new row violates row-level security policy
+# for table ...") or when the role lacks a grant. Reads never raise it: RLS filters
+# rows silently, and a row hidden that way is already a 404 in the app. So a refusal
+# concerns only what the caller itself tried to write, in an organization it was let
+# into, and says nothing about other tenants' objects: 403 ``permission_denied``
+# (not 404). Django wraps psycopg's error in its own ``ProgrammingError``.
+
+
+def is_database_refusal(exc: BaseException | None) -> bool:
+    if not isinstance(exc, DjangoDatabaseError | psycopg.Error):
+        return False
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    return isinstance(cause, pg_errors.InsufficientPrivilege)
+
+
+def _refusal_summary(exc: BaseException) -> str:
+    # The server's first line names the table and the kind of refusal, never a value.
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 # --- database unavailable (503) -------------------------------------------------------
