@@ -21,6 +21,7 @@ from billing.quotas import quota_check_count
 from config.errors import Conflict, Invalid, conflict_on_duplicate
 from integrations import crypto, outbound, webhooks
 from integrations.apikeys import generate_key, hash_key, valid_scope
+from integrations.destinations import URL_CONFIG_KEYS, destination_changes
 from integrations.models import (
     ApiKey,
     Integration,
@@ -34,8 +35,6 @@ from integrations.models import (
 from organizations.permissions import RANK
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-# Config keys that hold a URL this server will call: vetted by the SSRF guard at save.
-URL_CONFIG_KEYS = ("base_url", "url", "api_url")
 MAX_CREDENTIAL_FIELDS = 10
 
 
@@ -202,6 +201,35 @@ def integration_create(
     return integration
 
 
+def _store_credentials(
+    row: Integration | UserIntegration,
+    *,
+    credentials: dict[str, str] | None,
+    moved: list[str],
+    changes: dict[str, Any],
+) -> None:
+    """The vault's one rule for credentials on an update (``integrations.destinations``):
+    new credentials replace the stored ones; a moved destination (``moved`` names what
+    moved it) without new credentials clears them. ``changes`` (the audit event) gets
+    the field names and ``credentials_action``, never a value."""
+    if moved:
+        changes["destination_changed"] = moved
+    if credentials is not None:
+        credentials = _check_credentials(credentials)
+        row.credentials_encrypted = crypto.encrypt_json(credentials)
+        row.credentials_hint = _hint(credentials)
+        changes["credentials"] = _redacted(credentials)
+        changes["credentials_action"] = "replaced"
+    elif moved and row.credentials_encrypted:
+        # SECURITY: the stored secret was given for the old destination, maybe by
+        # someone else (an owner); whoever points the integration elsewhere brings
+        # their own, or the new destination gets none.
+        row.credentials_encrypted = crypto.encrypt_json({})
+        row.credentials_hint = ""
+        changes["credentials"] = []
+        changes["credentials_action"] = "cleared"
+
+
 @transaction.atomic
 def integration_update(
     *,
@@ -212,17 +240,26 @@ def integration_update(
     credentials: dict[str, str] | None = None,
     status: str | None = None,
 ) -> Integration:
+    """Change an integration. Changing where its credentials are sent (a destination
+    field of its provider: base URL, source URL, site, team...) clears the stored
+    credentials unless ``credentials`` comes with it (then they replace them)."""
     changes: dict[str, Any] = {}
+    config_before = dict(integration.config or {})
     if name is not None and name != integration.name:
         integration.name, changes["name"] = name, name
     if config is not None and config != integration.config:
         _check_config(config)
         integration.config, changes["config"] = config, config
-    if credentials is not None:
-        credentials = _check_credentials(credentials)
-        integration.credentials_encrypted = crypto.encrypt_json(credentials)
-        integration.credentials_hint = _hint(credentials)
-        changes["credentials"] = _redacted(credentials)
+    moved = destination_changes(
+        provider_before=integration.provider,
+        config_before=config_before,
+        provider_after=integration.provider,
+        config_after=integration.config,
+    )
+    _store_credentials(integration, credentials=credentials, moved=moved, changes=changes)
+    if moved:
+        # The last verdict was about the old destination.
+        integration.last_verified_at = None
     if status is not None and status != integration.status:
         integration.status, changes["status"] = status, status
     if changes:
@@ -262,24 +299,31 @@ def user_integration_save(
     config: dict[str, Any] | None = None,
     credentials: dict[str, str] | None = None,
 ) -> tuple[UserIntegration, bool]:
-    """Create or replace the caller's own integration called ``name``; (row, created)."""
+    """Create or replace the caller's own integration called ``name``; (row, created).
+    As for an organization's integration, a new destination (provider or a destination
+    field of its config) without new credentials clears the stored ones."""
     existing = UserIntegration.objects.filter(
         organization_id=organization_id, user=actor, name=name
     ).first()
     if existing is None and provider is None:
         raise Invalid("A provider is needed.", details={"provider": ["This field is required."]})
     row = existing or UserIntegration(organization_id=organization_id, user=actor, name=name)
+    provider_before, config_before = row.provider, dict(row.config or {})
     changes: dict[str, Any] = {"name": name}
     if provider is not None:
         row.provider = changes["provider"] = provider
     if config is not None:
         _check_config(config)
         row.config = changes["config"] = config
-    if credentials is not None:
-        credentials = _check_credentials(credentials)
-        row.credentials_encrypted = crypto.encrypt_json(credentials)
-        row.credentials_hint = _hint(credentials)
-        changes["credentials"] = _redacted(credentials)
+    moved: list[str] = []
+    if existing is not None:
+        moved = destination_changes(
+            provider_before=provider_before,
+            config_before=config_before,
+            provider_after=row.provider,
+            config_after=row.config,
+        )
+    _store_credentials(row, credentials=credentials, moved=moved, changes=changes)
     row.save()
     audit_record(
         action="user_integration.created" if existing is None else "user_integration.updated",

@@ -10,10 +10,18 @@ names all of them at once.
 integration's ``config.url`` through the SSRF-guarded client
 (:mod:`integrations.outbound`), with its ``credentials.token`` as a bearer token
 when set. A page is a JSON object whose ``config.records_key`` (default
-``records``) lists the records; the next page is ``next`` (a full URL, vetted
-like the first) or ``next_cursor`` (sent back as ``?{cursor_param}=``); neither
-ends the run. ``total``, when given, drives the progress. The external id is the
-record's ``config.id_field`` (default ``id``).
+``records``) lists the records; the next page is ``next`` (a URL, absolute or
+relative to the page that named it) or ``next_cursor`` (sent back as
+``?{cursor_param}=``); neither ends the run. ``total``, when given, drives the
+progress. The external id is the record's ``config.id_field`` (default ``id``).
+
+**The source's credentials go only to its own origin**: the scheme, host and port
+of ``config.url``. A page whose ``next`` link (or a cursor that is a URL) names
+another origin fails the job with a clear error before anything is sent there: the
+source cannot hand the token, or the job, to a host the integration's admin did
+not choose. (Following it without the token was the other choice; it would still
+let any source aim this server at a host of its choosing and turn a credentialed
+sync into a silently anonymous one, so a clear refusal is kept.)
 
 **The target** is :class:`~integrations.models.IntegrationRecord`: upserted by
 ``(integration, external id)``, so running a sync again is idempotent.
@@ -390,7 +398,19 @@ class HttpJsonSource:
             return cursor
         return str(httpx.URL(self.url).copy_merge_params({self.cursor_param: cursor}))
 
+    def same_origin(self, url: str) -> bool:
+        """Whether ``url`` has ``config.url``'s scheme, host and port."""
+        mine = _origin(self.url)
+        return mine is not None and _origin(url) == mine
+
     def fetch(self, url: str) -> Page:
+        # SECURITY: the one check before anything is sent: whatever named ``url`` (a
+        # next link, a cursor that is a URL), the token goes to config.url's origin only.
+        if url != self.url and not self.same_origin(url):
+            raise SourceError(
+                "The source's next page is on another origin than config.url"
+                " (scheme, host and port): refused, its credentials are sent nowhere else."
+            )
         headers = {"accept": "application/json"}
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
@@ -413,11 +433,30 @@ class HttpJsonSource:
             raise SourceError(f"The source's page has no {self.records_key!r} list.")
         next_url = None
         if isinstance(body.get("next"), str) and body["next"]:
-            next_url = body["next"]
+            next_url = _joined(url, body["next"])
         elif body.get("next_cursor") not in (None, ""):
             next_url = self.url_for(str(body["next_cursor"]))
         total = body.get("total") if isinstance(body.get("total"), int) else None
         return Page(records=body[self.records_key], next_url=next_url, total=total)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of ``url`` (default ports filled in), or None."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return None
+    return parsed.scheme, parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _joined(page_url: str, link: str) -> str:
+    """A ``next`` link resolved against the page that named it (relative links work)."""
+    try:
+        return str(httpx.URL(page_url).join(link))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return link  # fetch() refuses it: not on the source's origin
 
 
 # --- the runner (task worker) ----------------------------------------------------------
