@@ -6,9 +6,11 @@ Webhooks, AI base URLs, provider and sync-source URLs all go through
 * accept only ``http``/``https`` URLs without userinfo;
 * resolve the host through :data:`resolver` (injectable: tests stub DNS) and refuse
   unless **every** address is global — no loopback, private, link-local, CGNAT
-  (100.64/10), multicast, reserved, unspecified, nor IPv4-mapped/6to4/Teredo IPv6
-  forms of those — except inside ``OUTBOUND_ALLOWED_NETWORKS`` (empty by default;
-  ``127.0.0.1/32`` for local development and tests);
+  (100.64/10), multicast, reserved, unspecified, nor IPv4-mapped or 6to4 IPv6
+  forms of those, nor any Teredo address — except inside
+  ``OUTBOUND_ALLOWED_NETWORKS`` (empty by default; ``127.0.0.1/32`` for local
+  development and tests; an IPv4 network there also admits its IPv4-mapped form,
+  never a 6to4 or Teredo address embedding it);
 * connect to the vetted address itself (the URL's host is replaced by the IP, the
   original ``Host`` header and TLS SNI name are kept), so a DNS answer that changes
   between the check and the connection (rebinding) cannot redirect the request;
@@ -66,19 +68,26 @@ def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address names: IPv4-mapped (``::ffff:a.b.c.d``, the
+    same host) or 6to4 (``2002:AABB:CCDD::/16``, the IPv4 of its relay)."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
         if ip.sixtofour is not None:
             return ip.sixtofour
-        if ip.teredo is not None:
-            return ip.teredo[1]
     return None
 
 
 def _is_public(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.teredo is not None:
+        # SECURITY: a Teredo address (2001:0::/32) is reached through a relay and
+        # embeds a server and an obfuscated client IPv4: nothing we can vet. Refused
+        # outright, not left to the stdlib's view of 2001::/23 (non-global today).
+        return False
     embedded = _embedded_ipv4(ip)
     if embedded is not None and not _is_public(embedded):
+        # SECURITY: 2002:a9fe:a9fe:: is "global" to the stdlib, and embeds the cloud
+        # metadata address 169.254.169.254.
         return False
     return not (
         not ip.is_global
@@ -94,11 +103,14 @@ def _is_public(ip: IPAddress) -> bool:
 
 def address_allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    # Only an IPv4-mapped address is the same host as the IPv4 it carries: a 6to4 or
+    # Teredo address embedding 127.0.0.1 is another host (a relay) and stays refused
+    # when OUTBOUND_ALLOWED_NETWORKS opens 127.0.0.1/32.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     for net in _allowed_networks():
         if ip.version == net.version and ip in net:
             return True
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None and net.version == 4 and embedded in net:
+        if mapped is not None and net.version == 4 and mapped in net:
             return True
     return _is_public(ip)
 
