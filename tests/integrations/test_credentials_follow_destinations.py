@@ -135,6 +135,15 @@ def test_every_provider_declares_where_its_credentials_go():
             ) == [key]
 
 
+def test_another_provider_is_another_destination_even_with_the_same_config():
+    assert destination_changes(
+        provider_before="openai_compatible",
+        config_before={"base_url": "https://a.example"},
+        provider_after="github",
+        config_after={"base_url": "https://a.example"},
+    ) == ["provider"]
+
+
 def test_a_trailing_slash_or_a_non_destination_key_moves_nothing():
     assert not destination_changes(
         provider_before="openai_compatible",
