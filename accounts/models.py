@@ -10,7 +10,13 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.passwords import PasswordField, SecretField, is_fingerprint, password_matches
+from accounts.passwords import (
+    PasswordField,
+    SecretField,
+    is_fingerprint,
+    password_fingerprint,
+    password_matches,
+)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -84,11 +90,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         place no path can skip (a ``post_save`` signal could not tell a new
         password from any other save). The work itself is a service.
         """
-        if not self._state.adding and is_fingerprint(self.password):
+        in_memory = self.__dict__.get("password")  # not loaded: nothing to write
+        if not self._state.adding and is_fingerprint(in_memory):
             # SECURITY: a fingerprint read from the database is not a hash: never
             # write it back over the real one.
             kwargs["update_fields"] = self._fields_without_password(kwargs.get("update_fields"))
         update_fields = kwargs.get("update_fields")
+        writes_hash = (
+            bool(in_memory)
+            and not is_fingerprint(in_memory)
+            and (update_fields is None or "password" in update_fields)
+        )
         password_changed = (
             self._password is not None
             and not self._state.adding
@@ -96,12 +108,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         )
         if not password_changed:
             super().save(*args, **kwargs)
-            return
-        from accounts.services import password_changed_sessions_end
+        else:
+            from accounts.services import password_changed_sessions_end
 
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            password_changed_sessions_end(user=self)
+            with transaction.atomic():
+                super().save(*args, **kwargs)
+                password_changed_sessions_end(user=self)
+        if writes_hash:
+            # What every other read of this user sees (session auth hash, reset
+            # tokens): the fingerprint, not the hash this process just wrote.
+            self.password = password_fingerprint(user_id=self.pk)
 
     def _fields_without_password(self, update_fields: Any) -> list[str]:
         if update_fields is None:

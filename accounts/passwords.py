@@ -107,3 +107,11 @@ def password_matches(*, user_id: uuid.UUID, raw_password: str) -> tuple[bool, st
         cursor.execute("SELECT app.user_password_matches(%s, %s)", [user_id, candidate])
         (matches,) = cursor.fetchone()
     return bool(matches), candidate
+
+
+def password_fingerprint(*, user_id: uuid.UUID) -> str:
+    """The fingerprint the ORM reads in place of the user's stored hash."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app.user_password_fingerprint(%s)", [user_id])
+        row = cursor.fetchone()
+    return row[0] if row and row[0] is not None else ""
