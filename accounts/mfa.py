@@ -24,7 +24,7 @@ import pyotp
 import segno
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -44,7 +44,12 @@ class MFAInvalidCode(DomainError):
 
 
 def _totp(device: TOTPDevice) -> pyotp.TOTP:
-    return pyotp.TOTP(device.secret, digits=6, interval=30)
+    # SECURITY: the app role cannot read the column; app.totp_secret answers only
+    # for the user claimed by _device().
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app.totp_secret(%s)", [device.user_id])
+        (secret,) = cursor.fetchone()
+    return pyotp.TOTP(secret or "", digits=6, interval=30)
 
 
 def _recovery_hash(code: str) -> str:
@@ -103,10 +108,10 @@ def _check_totp(device: TOTPDevice, code: str) -> bool:
 
 
 def _use_recovery_code(user: User, code: str) -> bool:
-    used = RecoveryCode.objects.filter(
-        user=user, code_hash=_recovery_hash(code), used_at__isnull=True
-    ).update(used_at=timezone.now())
-    return bool(used)
+    set_user_claim(user.id)
+    with connection.cursor() as cursor:  # the app role cannot read code_hash
+        cursor.execute("SELECT app.recovery_code_use(%s, %s)", [user.id, _recovery_hash(code)])
+        return bool(cursor.fetchone()[0])
 
 
 def _issue_recovery_codes(user: User) -> list[str]:

@@ -10,6 +10,14 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.passwords import (
+    PasswordField,
+    SecretField,
+    is_fingerprint,
+    password_fingerprint,
+    password_matches,
+)
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -30,6 +38,9 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # SECURITY: the hash is never read into Python; reads get its fingerprint
+    # (accounts/passwords.py, which says why and how a password is checked).
+    password = PasswordField("password", max_length=128)
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=150, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
@@ -47,6 +58,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = UserManager()
+
+    # Not readable by the app role (grant_runtime_privileges; accounts/passwords.py).
+    secret_columns = ("password",)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -76,7 +90,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         place no path can skip (a ``post_save`` signal could not tell a new
         password from any other save). The work itself is a service.
         """
+        in_memory = self.__dict__.get("password")  # not loaded: nothing to write
+        if not self._state.adding and is_fingerprint(in_memory):
+            # SECURITY: a fingerprint read from the database is not a hash: never
+            # write it back over the real one.
+            kwargs["update_fields"] = self._fields_without_password(kwargs.get("update_fields"))
         update_fields = kwargs.get("update_fields")
+        writes_hash = (
+            bool(in_memory)
+            and not is_fingerprint(in_memory)
+            and (update_fields is None or "password" in update_fields)
+        )
         password_changed = (
             self._password is not None
             and not self._state.adding
@@ -84,12 +108,46 @@ class User(AbstractBaseUser, PermissionsMixin):
         )
         if not password_changed:
             super().save(*args, **kwargs)
-            return
-        from accounts.services import password_changed_sessions_end
+        else:
+            from accounts.services import password_changed_sessions_end
 
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            password_changed_sessions_end(user=self)
+            with transaction.atomic():
+                super().save(*args, **kwargs)
+                password_changed_sessions_end(user=self)
+        if writes_hash:
+            # What every other read of this user sees (session auth hash, reset
+            # tokens): the fingerprint, not the hash this process just wrote.
+            self.password = password_fingerprint(user_id=self.pk)
+
+    def _fields_without_password(self, update_fields: Any) -> list[str]:
+        if update_fields is None:
+            deferred = self.get_deferred_fields()
+            update_fields = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname not in deferred
+            ]
+        return [name for name in update_fields if name != "password"]
+
+    def check_password(self, raw_password: str | None) -> bool:
+        """Whether ``raw_password`` is this user's password, checked by the database.
+
+        A hash set in this process (``set_password``, not read back) is checked in
+        Python as Django does. An outdated hash (fewer iterations than the current
+        hasher's) is replaced on success, as Django's ``check_password`` does.
+        """
+        if not is_fingerprint(self.password) or self.pk is None:
+            return super().check_password(raw_password)
+        matches, candidate = password_matches(user_id=self.pk, raw_password=raw_password)
+        if matches and candidate is not None:
+            from django.contrib.auth.hashers import get_hasher, identify_hasher
+
+            hasher = identify_hasher(candidate)
+            if hasher.algorithm != get_hasher().algorithm or hasher.must_update(candidate):
+                self.set_password(raw_password)
+                self._password = None  # a rehash is not a password change: sessions stay
+                self.save(update_fields=["password"])
+        return matches
 
     @property
     def email_verified(self) -> bool:
@@ -165,11 +223,14 @@ class TOTPDevice(models.Model):
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, primary_key=True, related_name="totp_device"
     )
-    secret = models.CharField(max_length=64)
+    # SECURITY: read only through app.totp_secret (accounts/migrations/0005).
+    secret = SecretField(max_length=64)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_used_step = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    secret_columns = ("secret",)
 
     class Meta:
         verbose_name = "TOTP device"
@@ -183,9 +244,12 @@ class RecoveryCode(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
-    code_hash = models.CharField(max_length=64)
+    # SECURITY: never read back; app.recovery_code_use matches it in SQL.
+    code_hash = SecretField(max_length=64)
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    secret_columns = ("code_hash",)
 
     class Meta:
         constraints = [

@@ -23,7 +23,9 @@ class BillingConfig(AppConfig):
 
 def revoke_catalog_writes(using: str = "default", **kwargs: Any) -> None:
     """The plan catalog is global and readable by all; only the service role (staff in
-    the admin) may change it. The inbox is the service role's alone."""
+    the admin) may change it. The inbox is the service role's alone. Usage counters
+    are read by members but written by the app role only through
+    ``app.billing_usage_add`` (``migrations/0004``): no INSERT/UPDATE/DELETE."""
     from django.conf import settings
     from django.db import connections
     from psycopg import sql
@@ -34,6 +36,12 @@ def revoke_catalog_writes(using: str = "default", **kwargs: Any) -> None:
             sql.SQL("REVOKE INSERT, UPDATE, DELETE ON billing_plan FROM {}").format(app_role)
         )
         cursor.execute(sql.SQL("REVOKE ALL ON billing_stripeevent FROM {}").format(app_role))
+        # SECURITY: a member's request must not reset or raise its own usage in SQL.
+        cursor.execute(
+            sql.SQL("REVOKE INSERT, UPDATE, DELETE ON billing_usagecounter FROM {}").format(
+                app_role
+            )
+        )
 
 
 def count_api_call(view: Any, request: Any) -> None:

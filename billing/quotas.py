@@ -260,13 +260,56 @@ def period_start(now: datetime | None = None) -> date:
     return now.date().replace(day=1)
 
 
+# The service role's copy of ``app.billing_usage_add`` (billing/migrations/0004): the
+# app role has no INSERT/UPDATE on the counters; the function writes them for the
+# caller's own organization only and answers no row for any other.
 _UPSERT = """
 INSERT INTO billing_usagecounter AS c
        (id, organization_id, metric, period_start, used, reported, created_at, updated_at)
-VALUES (gen_random_uuid(), %(org)s, %(metric)s, %(period)s, %(n)s, 0, now(), now())
+VALUES (gen_random_uuid(), %(org)s, %(metric)s, %(period)s, %(amount)s, 0, now(), now())
 ON CONFLICT (organization_id, metric, period_start)
-DO UPDATE SET used = c.used + EXCLUDED.used, updated_at = now()
+DO UPDATE SET used = greatest(c.used + %(delta)s, 0), updated_at = now()
+ WHERE %(limit)s::bigint IS NULL OR c.used + %(delta)s <= %(limit)s::bigint
+RETURNING c.used
 """
+
+
+def _usage_add(
+    organization_id: uuid.UUID,
+    metric: str,
+    period: date,
+    *,
+    amount: int,
+    delta: int,
+    limit: int | None = None,
+) -> int | None:
+    """Add ``delta`` to a month's counter (a new row starts at ``amount``), only while
+    ``used + delta <= limit`` if a limit is given. The new total, or None if refused.
+
+    SECURITY: as the app role this is ``app.billing_usage_add``, which writes only the
+    claimed organization's counters; the role itself may not write the table. Only
+    when the function answers no row (the service context: no organization claimed)
+    is the same upsert run directly, which the service role may do.
+    """
+    params = {
+        "org": organization_id,
+        "metric": metric,
+        "period": period,
+        "amount": amount,
+        "delta": delta,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT used FROM app.billing_usage_add("
+            "%(org)s, %(metric)s, %(period)s, %(amount)s, %(delta)s, %(limit)s)",
+            params,
+        )
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_UPSERT, params)
+            row = cursor.fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def _used(organization_id: uuid.UUID, metric: str, period: date) -> int:
@@ -293,22 +336,16 @@ def usage_consume(*, organization_id: uuid.UUID, metric: str, amount: int) -> in
         raise ValueError("amount must not be negative")
     state = _quota_state(organization_id, metric, lock=False)
     period = period_start()
-    params = {"org": organization_id, "metric": metric, "period": period, "n": amount}
-    if state.limit is None:
-        sql = _UPSERT + " RETURNING c.used"
-    elif amount > state.limit:
+    if state.limit is not None and amount > state.limit:
         raise QuotaExceeded(
             metric=metric,
             limit=state.limit,
             usage=_used(organization_id, metric, period),
             requested=amount,
         )
-    else:
-        sql = _UPSERT + " WHERE c.used + EXCLUDED.used <= %(limit)s RETURNING c.used"
-        params["limit"] = state.limit
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _usage_add(
+        organization_id, metric, period, amount=amount, delta=amount, limit=state.limit
+    )
     if row is None:
         raise QuotaExceeded(
             metric=metric,
@@ -316,7 +353,7 @@ def usage_consume(*, organization_id: uuid.UUID, metric: str, amount: int) -> in
             usage=_used(organization_id, metric, period),
             requested=amount,
         )
-    return int(row[0])
+    return row
 
 
 def record_usage(
@@ -326,17 +363,11 @@ def record_usage(
     check: usage that already happened. Answers the new total."""
     if metric not in METERED_METRICS:
         raise ValueError(f"{metric!r} is not a metered metric")
-    params = {
-        "org": organization_id,
-        "metric": metric,
-        "period": period or period_start(),
-        "n": max(amount, 0),
-        "delta": amount,
-    }
-    sql = _UPSERT.replace("used = c.used + EXCLUDED.used", "used = greatest(c.used + %(delta)s, 0)")
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " RETURNING c.used", params)
-        return int(cursor.fetchone()[0])
+    row = _usage_add(
+        organization_id, metric, period or period_start(), amount=max(amount, 0), delta=amount
+    )
+    assert row is not None  # no limit: the upsert always applies
+    return row
 
 
 @dataclass(frozen=True)

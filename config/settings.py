@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "config.api.middleware.RequestIdMiddleware",
     # Before anything that validates Host: serves sites on verified custom domains.
     "sites.public.CustomDomainMiddleware",
+    # A dedicated live-sites host (SITES_PUBLIC_BASE_URL) serves only /p/….
+    "sites.public.LiveSitesHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

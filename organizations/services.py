@@ -357,8 +357,17 @@ def _ensure_open(invitation: Invitation) -> None:
 
 @transaction.atomic
 def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
-    """Send a new link and restart the expiry clock."""
+    """Send a new link and restart the expiry clock.
+
+    An expired invitation no longer holds a seat (``app.billing_count`` counts open,
+    unexpired invitations), so resending it takes one again: it is checked against
+    the ``members`` quota exactly like a new invitation (402 ``quota_exceeded``).
+    """
     _ensure_open(invitation)
+    if invitation.expires_at <= timezone.now():
+        # SECURITY: without this check, expiring and resending invitations grew an
+        # organization past its members limit (issue 17 §5: 18 of 10).
+        quota_check_count(organization_id=invitation.organization_id, metric="members")
     invitation.expires_at = timezone.now() + settings.INVITATION_TTL
     invitation.save(update_fields=["expires_at", "updated_at"])
     audit_record(

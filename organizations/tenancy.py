@@ -340,6 +340,8 @@ def grant_runtime_privileges(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> No
     Append-only models (``append_only = True``) get SELECT and INSERT only.
     Service-only models (``service_only = True``, e.g. installation secrets) get
     nothing for the app role: only the service role (``service_context``) reads them.
+    Models with ``secret_columns`` (password hashes, TOTP secrets, recovery codes)
+    give the app role SELECT on their other columns only.
     Nobody at runtime gets TRUNCATE (it ignores RLS) or DDL.
     """
     from django.apps import apps
@@ -368,6 +370,24 @@ def grant_runtime_privileges(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> No
                     sql.Identifier(model._meta.db_table), to_roles
                 )
             )
+        secret_columns = getattr(model, "secret_columns", ())
+        if secret_columns:
+            # SECURITY: secrets at rest (password hashes, TOTP secrets, recovery codes)
+            # are not readable by the app role: SELECT on every other column only.
+            # Definer functions answer the narrow questions (accounts/passwords.py).
+            table = sql.Identifier(model._meta.db_table)
+            readable = [
+                sql.Identifier(f.column)
+                for f in model._meta.concrete_fields
+                if f.column not in secret_columns
+            ]
+            app_role = sql.Identifier(settings.DB_APP_ROLE)
+            statements += [
+                sql.SQL("REVOKE SELECT ON {} FROM {}").format(table, app_role),
+                sql.SQL("GRANT SELECT ({}) ON {} TO {}").format(
+                    sql.SQL(", ").join(readable), table, app_role
+                ),
+            ]
         if getattr(model, "service_only", False):
             statements.append(
                 sql.SQL("REVOKE ALL ON {} FROM {}").format(

@@ -176,6 +176,44 @@ def test_invitations_count_as_members(personas):
 
 
 @pytest.mark.django_db
+def test_resending_an_expired_invitation_takes_a_seat_like_a_new_one(personas):
+    """Issue 17 §5: expired invitations resent one by one grew acme to 18 of 10."""
+    from organizations.models import Invitation
+    from tests.organizations.support import make_invitation
+
+    # acme has 5 members; 6 seats: one open invitation fills the plan.
+    _override(personas.org, "members", 6)
+    make_invitation(personas.org, "open@new.test")
+    expired = make_invitation(personas.org, "late@new.test", expires_in=timedelta(hours=-1))
+
+    response = personas.client("admin").post(f"/api/v1/orgs/acme/invitations/{expired.id}/resend/")
+
+    assert response.status_code == 402, response.content
+    assert response.json()["error"]["details"] == {
+        "metric": "members",
+        "limit": 6,
+        "usage": 6,
+        "requested": 1,
+    }
+    with service_context(reason="test: read back"):
+        assert Invitation.objects.get(pk=expired.pk).expires_at == expired.expires_at
+
+
+@pytest.mark.django_db
+def test_resending_an_invitation_that_still_holds_its_seat_needs_no_new_one(personas):
+    from tests.organizations.support import make_invitation
+
+    _override(personas.org, "members", 6)
+    invitation = make_invitation(personas.org, "open@new.test")  # the sixth seat
+
+    response = personas.client("admin").post(
+        f"/api/v1/orgs/acme/invitations/{invitation.id}/resend/"
+    )
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db
 def test_storage_bytes_are_checked_on_upload(personas):
     owner = personas.client("owner")
     created = owner.post("/api/v1/orgs/acme/projects/", {"name": "Files"}, format="json")

@@ -144,7 +144,46 @@ MUTANTS = {
             '"invitation.list": Rule(Role.VIEWER,',
         )
     ],
+    "M14 the live page's text rendered with |safe": [
+        (
+            "templates/sites/blocks.html",
+            "{{ block.text|linebreaksbr }}",
+            "{{ block.text|safe|linebreaksbr }}",
+        )
+    ],
+    "M15 usage-counter INSERT policy WITH CHECK (true), its grant back": [
+        (
+            "billing/migrations/0004_usage_counters_through_a_definer.py",
+            "DROP POLICY IF EXISTS usagecounter_insert ON billing_usagecounter;\n",
+            "ALTER POLICY usagecounter_insert ON billing_usagecounter WITH CHECK (true);\n",
+        ),
+        (
+            "billing/apps.py",
+            "REVOKE INSERT, UPDATE, DELETE ON billing_usagecounter",
+            "REVOKE DELETE ON billing_usagecounter",
+        ),
+    ],
+    "M16 the app role's INSERT/UPDATE grants on usage counters come back": [
+        (
+            "billing/apps.py",
+            "REVOKE INSERT, UPDATE, DELETE ON billing_usagecounter",
+            "REVOKE DELETE ON billing_usagecounter",
+        ),
+    ],
+    "M17 column grants: the password hash readable again": [
+        ("accounts/models.py", '    secret_columns = ("password",)\n', ""),
+    ],
+    "M18 app.totp_secret answers for any user": [
+        (
+            "accounts/migrations/0005_secrets_behind_definers.py",
+            "     WHERE d.user_id = p_user AND p_user = app.current_user_id()\n",
+            "     WHERE d.user_id = p_user\n",
+        )
+    ],
 }
+
+# Mutants whose killers live outside tests/security/.
+TEST_PATHS = {"M14": ["tests/sites/test_live_site_headers.py"]}
 
 
 def run(name, edits):
@@ -161,11 +200,11 @@ def run(name, edits):
         "-p",
         "no:cacheprovider",
         "-rf",
-        "tests/security/",
+        *TEST_PATHS.get(name.split()[0], ["tests/security/"]),
     ]
     if name.startswith("M5"):
         args += ["-k", "invitations"]
-    else:
+    elif name.split()[0] not in TEST_PATHS:
         args += [
             "--deselect",
             "tests/security/test_route_matrix.py::test_route_answers_each_persona_as_expected",
