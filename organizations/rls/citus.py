@@ -179,7 +179,7 @@ def _foreign_key_problems(kinds: dict[str, str | None], report: Report, using: s
     with connections[using].cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.conname, t.relname, f.relname,
+            SELECT c.conname, t.relname, f.relname, c.confdeltype IN ('n', 'd'),
                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
                            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
                           ORDER BY k.i),
@@ -194,7 +194,7 @@ def _foreign_key_problems(kinds: dict[str, str | None], report: Report, using: s
              ORDER BY 2, 1
             """
         )
-        for name, table, target, columns, target_columns in cursor.fetchall():
+        for name, table, target, sets_null, columns, target_columns in cursor.fetchall():
             source_col, target_col = kinds.get(table), kinds.get(target)
             obj = f"{table}.{name}"
             if source_col is None and target_col is not None:
@@ -217,6 +217,15 @@ def _foreign_key_problems(kinds: dict[str, str | None], report: Report, using: s
                         obj,
                         f"({', '.join(columns)}) -> {target}({', '.join(target_columns)})"
                         f" does not pair {source_col} with {target_col}",
+                    )
+                )
+            elif source_col and target_col and sets_null:
+                report.pending.append(
+                    Problem(
+                        "foreign_key_set_null",
+                        obj,
+                        "ON DELETE SET NULL/DEFAULT on a key with the distribution column:"
+                        " Citus refuses it; the cluster form keeps the key without the action",
                     )
                 )
 
