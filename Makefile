@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test test-system system-install system-packages install db-start db-stop db-setup lint format check clean bench
+.PHONY: run test test-system test-citus system-install system-packages install db-start db-stop db-setup lint format check clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,15 @@ system-packages:
 
 test-system: system-install system-packages db-setup
 	@$(PY) -m pytest tests/system -rA --durations=10 $(PYTEST_ARGS)
+
+# Citus (docs/scaling.md): tests/citus, which `make test` does not collect, on a real
+# cluster. Builds Citus from ../shared/vendor/citus-14.0.1.tar.gz (CITUS_SOURCE overrides)
+# once into .data/citus/ (a copy of the embedded PostgreSQL 18 with the extension; installs
+# liblz4-dev and libzstd-dev when root and missing), starts a coordinator and two workers
+# on 127.0.0.1 (.data/citus-cluster/), migrates and distributes, runs the tests, and stops
+# the nodes, also on failure. Needs no database of `make db-setup`.
+test-citus: $(STAMP)
+	@$(PY) ops/citus.py test $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md): builds or reuses bench_large/bench_small, migrates and
 # seeds the development database for the side benchmarks (step extras), prints the tables,

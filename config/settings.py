@@ -103,6 +103,9 @@ DB_APP_ROLE = env.str("DB_APP_ROLE", default="saas_app")
 DB_SERVICE_ROLE = env.str("DB_SERVICE_ROLE", default="saas_service")
 DB_STATEMENT_TIMEOUT = env.str("DB_STATEMENT_TIMEOUT", default="15s")
 EMBEDDED_DB = not env.str("DATABASE_URL", default="")
+# DATABASE_URL names a Citus coordinator: db_setup distributes the tables after migrating
+# (docs/scaling.md). The embedded server is never a Citus node.
+DATABASE_CITUS = env.bool("DATABASE_CITUS", default=False) and not EMBEDDED_DB
 if EMBEDDED_DB:
     _db_name = env.str("DB_NAME", default="saas")
     _socket = str(embedded_db.socket_dir())

@@ -30,15 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 SYSTEM_TESTS = Path(__file__).parent / "system"
+CITUS_TESTS = Path(__file__).parent / "citus"
+SEPARATE_SUITES = (SYSTEM_TESTS, CITUS_TESTS)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """``tests/system`` (live servers, pgbouncer, fuzzing: ``make test-system``) is collected
-    only when named on the command line; ``pytest`` / ``make test`` leave it out entirely."""
-    if collection_path != SYSTEM_TESTS:
+    """``tests/system`` (live servers, pgbouncer, fuzzing: ``make test-system``) and
+    ``tests/citus`` (a Citus cluster: ``make test-citus``) are collected only when named on
+    the command line; ``pytest`` / ``make test`` leave them out entirely."""
+    if collection_path not in SEPARATE_SUITES:
         return None
     named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
-    return not any(path == SYSTEM_TESTS or SYSTEM_TESTS in path.parents for path in named)
+    return not any(path == collection_path or collection_path in path.parents for path in named)
 
 
 @pytest.fixture(scope="session")
