@@ -19,6 +19,7 @@ from accounts.api.serializers import (
     MeUpdateSerializer,
     MFAChallengeSerializer,
     MFACodeSerializer,
+    MFAConfirmSerializer,
     MFATokenSerializer,
     MyInvitationSerializer,
     PasswordChangeSerializer,
@@ -374,16 +375,23 @@ class TOTPView(UserScopedAPIView):
 
 
 class TOTPConfirmView(UserScopedAPIView):
-    """Confirm enrollment with a code: MFA is on; the recovery codes are shown this once."""
+    """Confirm enrollment with a code and the current password: MFA is on, every other
+    session ends; the recovery codes are shown this once."""
 
-    serializer_class = MFACodeSerializer
+    serializer_class = MFAConfirmSerializer
     throttle_classes = [DoorRateThrottle]
     throttle_scope = "mfa"
 
-    @extend_schema(request=MFACodeSerializer, responses={200: RecoveryCodesSerializer})
+    @extend_schema(request=MFAConfirmSerializer, responses={200: RecoveryCodesSerializer})
     def post(self, request: Request) -> Response:
-        data = validated(MFACodeSerializer, request)
-        return Response({"recovery_codes": mfa.totp_confirm(user=request.user, code=data["code"])})
+        data = validated(MFAConfirmSerializer, request)
+        codes = mfa.totp_confirm(
+            user=request.user,
+            code=data["code"],
+            password=data["password"],
+            keep_session_id=getattr(request, "session_id", None),
+        )
+        return Response({"recovery_codes": codes})
 
 
 # --- invitations for the invitee ---------------------------------------------------------
