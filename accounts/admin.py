@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from accounts import mfa, services
+from accounts import doors, mfa, services
 from accounts.models import Session, User, UserSettings
 from accounts.throttling import attempt_allowed, normalise_email
 from config.admin import ReadOnlyTabularInline, apply_to_each, configure_site
@@ -64,10 +64,7 @@ class AdminLoginForm(AdminAuthenticationForm):
         try:
             cleaned = super().clean()
         except ValidationError:
-            user = User.objects.filter(email__iexact=email).first() if email else None
-            services.login_failed_record(
-                email=email, user=user, reason="invalid_credentials", via="admin"
-            )
+            doors.sign_in_failed(email=email, user=None, reason="invalid_credentials", via="admin")
             raise
         user = self.get_user()
         if user is not None and (user.mfa_enabled or settings.ADMIN_REQUIRE_MFA):
@@ -76,14 +73,12 @@ class AdminLoginForm(AdminAuthenticationForm):
 
     def _check_mfa(self, user: User, email: str) -> None:
         if not user.mfa_enabled:
-            services.login_failed_record(email=email, user=user, reason="mfa_not_on", via="admin")
+            doors.sign_in_failed(email=email, user=user, reason="mfa_not_on", via="admin")
             raise ValidationError(self.error_messages["mfa_enroll"], code="mfa_enroll")
         try:
             mfa.mfa_verify(user=user, code=self.cleaned_data.get("otp_code") or "")
         except mfa.MFAInvalidCode:
-            services.login_failed_record(
-                email=email, user=user, reason="mfa_invalid_code", via="admin"
-            )
+            doors.sign_in_failed(email=email, user=user, reason="mfa_invalid_code", via="admin")
             raise ValidationError(self.error_messages["mfa_code"], code="mfa_code") from None
 
 

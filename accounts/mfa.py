@@ -3,9 +3,15 @@
 Services, like ``accounts.services``: each write is one transaction with its
 audit event. Enrollment: :func:`totp_start` (secret, ``otpauth://`` URI, QR
 code as SVG) then :func:`totp_confirm` with a code, which turns MFA on and
-answers 10 recovery codes, shown this once. Codes are single use: a TOTP code
-is refused in the step it was used in (and in earlier steps), a recovery code
-is marked used.
+answers 10 recovery codes, shown this once; confirming needs the current
+password too (a stolen access token alone cannot put the account behind an
+attacker's authenticator) and ends every other session of the user. Codes are
+single use: a TOTP code is refused in the step it was used in (and in earlier
+steps), a recovery code is marked used. A code is valid in its own 30 s step and
+one step either side (``TOTP_VALID_WINDOW``), no wider.
+
+A sign-in challenge (``mfa_token``) works once: it names the user's password and
+last sign-in, and completing the sign-in moves the latter on.
 
 Recovery codes are stored as HMAC-SHA256 digests keyed by ``SECRET_KEY``: they
 are random (60 bits), so a slow password hash would add nothing but the cost
@@ -28,12 +34,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.models import RecoveryCode, TOTPDevice, User
+from accounts.models import RecoveryCode, Session, TOTPDevice, User
 from audit.services import audit_record
-from config.errors import Conflict, DomainError
+from config.errors import Conflict, DomainError, Invalid
 from organizations.tenancy import set_user_claim
 
 RECOVERY_CODE_COUNT = 10
+TOTP_STEP_SECONDS = 30
+# Steps either side of now whose code is accepted (clock drift, a code typed late).
+TOTP_VALID_WINDOW = 1
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _CHALLENGE_SALT = "accounts.mfa-challenge"
 
@@ -49,7 +58,7 @@ def _totp(device: TOTPDevice) -> pyotp.TOTP:
     with connection.cursor() as cursor:
         cursor.execute("SELECT app.totp_secret(%s)", [device.user_id])
         (secret,) = cursor.fetchone()
-    return pyotp.TOTP(secret or "", digits=6, interval=30)
+    return pyotp.TOTP(secret or "", digits=6, interval=TOTP_STEP_SECONDS)
 
 
 def _recovery_hash(code: str) -> str:
@@ -91,14 +100,14 @@ def totp_start(*, user: User) -> dict[str, str]:
 
 
 def _check_totp(device: TOTPDevice, code: str) -> bool:
-    """Accept a code of the current step or one step either side, once."""
+    """Accept a code of the current step or ``TOTP_VALID_WINDOW`` steps either side, once."""
     code = code.strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():
         return False
     totp = _totp(device)
-    now_step = int(time.time()) // 30
-    for step in (now_step - 1, now_step, now_step + 1):
-        if hmac.compare_digest(totp.at(step * 30), code):
+    now_step = int(time.time()) // TOTP_STEP_SECONDS
+    for step in range(now_step - TOTP_VALID_WINDOW, now_step + TOTP_VALID_WINDOW + 1):
+        if hmac.compare_digest(totp.at(step * TOTP_STEP_SECONDS), code):
             if device.last_used_step is not None and step <= device.last_used_step:
                 return False  # SECURITY: a replayed (or older) code
             device.last_used_step = step
@@ -124,8 +133,22 @@ def _issue_recovery_codes(user: User) -> list[str]:
 
 
 @transaction.atomic
-def totp_confirm(*, user: User, code: str) -> list[str]:
-    """Finish enrollment with a code from the app: MFA is on; answer the recovery codes."""
+def totp_confirm(
+    *, user: User, code: str, password: str, keep_session_id: str | None = None
+) -> list[str]:
+    """Finish enrollment with a code from the app and the current password: MFA is on,
+    every session but ``keep_session_id`` (the caller's) ends; answer the recovery codes.
+
+    Raises ``wrong_password`` (400) for a wrong password, before the code is looked at.
+    """
+    # SECURITY: recent authentication. Whoever holds only a session (a stolen access
+    # token) must not bind the account to their own authenticator.
+    if not user.check_password(password):
+        raise Invalid(
+            "The password is wrong.",
+            code="wrong_password",
+            details={"password": ["The password is wrong."]},
+        )
     device = _device(user, lock=True)
     if device is None:
         raise Conflict("Start TOTP enrollment first.", code="mfa_not_enrolled")
@@ -138,7 +161,18 @@ def totp_confirm(*, user: User, code: str) -> list[str]:
     User.objects.filter(id=user.id).update(mfa_enabled=True)
     user.mfa_enabled = True
     codes = _issue_recovery_codes(user)
-    audit_record(action="user.mfa_enabled", actor=user, target=user, changes={"method": "totp"})
+    # SECURITY: a session opened before MFA was on (perhaps by whoever knew the password)
+    # does not carry over; the device that turned it on stays signed in.
+    sessions = Session.objects.filter(user=user, revoked_at__isnull=True)
+    if keep_session_id:
+        sessions = sessions.exclude(id=keep_session_id)
+    ended = sessions.update(revoked_at=timezone.now())
+    audit_record(
+        action="user.mfa_enabled",
+        actor=user,
+        target=user,
+        changes={"method": "totp", "sessions_ended": ended},
+    )
     return codes
 
 
@@ -175,13 +209,18 @@ def mfa_verify(*, user: User, code: str) -> str:
 
 
 def _password_fingerprint(user: User) -> str:
-    return salted_hmac(_CHALLENGE_SALT, user.password).hexdigest()[:16]
+    # SECURITY: the last sign-in is part of it, as in Django's password reset tokens:
+    # the sign-in a challenge completes (``session_create``) moves it on, so the
+    # challenge works once.
+    last_login = user.last_login.isoformat() if user.last_login else ""
+    return salted_hmac(_CHALLENGE_SALT, f"{user.password}|{last_login}").hexdigest()[:16]
 
 
 def mfa_challenge_token(user: User) -> str:
     """A short-lived signed token naming the user whose password was right.
 
-    It stops working after ``MFA_CHALLENGE_TTL`` and when the password changes.
+    It stops working after ``MFA_CHALLENGE_TTL``, when the password changes and once
+    the user has signed in (it completed a sign-in, or another one happened).
     """
     return signing.dumps(
         {"u": str(user.id), "p": _password_fingerprint(user)}, salt=_CHALLENGE_SALT, compress=True
@@ -203,11 +242,16 @@ def mfa_challenge_user_id(token: str) -> str | None:
 
 
 def mfa_challenge_user(token: str) -> User | None:
-    """The user a valid challenge token is for (active, password unchanged), or None."""
+    """The user a valid challenge token is for (active, password unchanged, no sign-in
+    since), or None.
+
+    The user's row is locked for the caller's transaction: two requests with one
+    challenge are served one after the other, and the second finds it used.
+    """
     payload = _challenge_payload(token)
     if payload is None:
         return None
-    user = User.objects.filter(id=payload.get("u"), is_active=True).first()
+    user = User.objects.select_for_update().filter(id=payload.get("u"), is_active=True).first()
     if user is None or not hmac.compare_digest(
         str(payload.get("p", "")), _password_fingerprint(user)
     ):

@@ -62,6 +62,12 @@ class MFACodeSerializer(InputSerializer):
     code = serializers.CharField(max_length=32)
 
 
+class MFAConfirmSerializer(MFACodeSerializer):
+    password = serializers.CharField(
+        max_length=128, trim_whitespace=False, help_text="The current password."
+    )
+
+
 class TOTPStartSerializer(serializers.Serializer):
     secret = serializers.CharField()
     otpauth_uri = serializers.CharField()

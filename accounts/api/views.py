@@ -10,9 +10,8 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
-from accounts import flows, mfa, services
+from accounts import doors, flows, mfa, services
 from accounts.api.serializers import (
     DetailSerializer,
     EmailChangeSerializer,
@@ -20,6 +19,7 @@ from accounts.api.serializers import (
     MeUpdateSerializer,
     MFAChallengeSerializer,
     MFACodeSerializer,
+    MFAConfirmSerializer,
     MFATokenSerializer,
     MyInvitationSerializer,
     PasswordChangeSerializer,
@@ -35,7 +35,7 @@ from accounts.api.serializers import (
     VerifyEmailSerializer,
 )
 from accounts.models import Session, User
-from accounts.throttling import AccountRateThrottle, normalise_email
+from accounts.throttling import AccountRateThrottle, DoorRateThrottle, normalise_email
 from config.api.exceptions import error_body
 from config.api.serializers import validated
 from organizations.api.base import ListAPIMixin, UserScopedAPIView
@@ -60,16 +60,18 @@ def _invalid_credentials() -> Response:
 
 
 class _AnonymousAPIView(UserScopedAPIView):
+    """Counted by :mod:`accounts.throttling` in the buckets the pages count in too."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [DoorRateThrottle]
 
 
 class _AccountThrottledView(_AnonymousAPIView):
     """Throttled per client address (``throttle_scope``) and per account
     (``account_throttle_scope``, keyed by the normalised ``email`` of the body)."""
 
-    throttle_classes = [ScopedRateThrottle, AccountRateThrottle]
+    throttle_classes = [DoorRateThrottle, AccountRateThrottle]
     account_throttle_scope: str = ""
 
     def throttle_account(self, request: Request) -> str | None:
@@ -127,15 +129,10 @@ class TokenObtainView(_AccountThrottledView):
         email = normalise_email(data["email"])
         user = services.user_with_password(email=email, password=data["password"])
         if user is None:
-            services.login_failed_record(
-                email=email,
-                user=User.objects.filter(email__iexact=email).first(),
-                reason="invalid_credentials",
-                via="api",
-            )
+            doors.sign_in_failed(email=email, user=None, reason="invalid_credentials", via="api")
             return _invalid_credentials()
         if not user.is_active:
-            services.login_failed_record(email=email, user=user, reason="disabled", via="api")
+            doors.sign_in_failed(email=email, user=user, reason="disabled", via="api")
             return Response(
                 error_body("account_disabled", "This account is disabled."),
                 status=status.HTTP_403_FORBIDDEN,
@@ -148,7 +145,7 @@ class TokenObtainView(_AccountThrottledView):
 class TokenMFAView(_AnonymousAPIView):
     """Complete an MFA sign-in: the challenge token and a TOTP or recovery code."""
 
-    throttle_classes = [ScopedRateThrottle, AccountRateThrottle]
+    throttle_classes = [DoorRateThrottle, AccountRateThrottle]
     throttle_scope = "mfa"
     account_throttle_scope = "mfa"
     serializer_class = MFATokenSerializer
@@ -156,7 +153,7 @@ class TokenMFAView(_AnonymousAPIView):
     def throttle_account(self, request: Request) -> str | None:
         data = request.data if isinstance(request.data, dict) else {}
         user_id = mfa.mfa_challenge_user_id(str(data.get("mfa_token") or ""))
-        return f"mfa:{user_id}" if user_id else None
+        return doors.mfa_account(user_id) if user_id else None
 
     @extend_schema(request=MFATokenSerializer, responses=TokenPairSerializer)
     def post(self, request: Request) -> Response:
@@ -170,9 +167,7 @@ class TokenMFAView(_AnonymousAPIView):
         try:
             mfa.mfa_verify(user=user, code=data["code"])
         except mfa.MFAInvalidCode:
-            services.login_failed_record(
-                email=user.email, user=user, reason="mfa_invalid_code", via="api"
-            )
+            doors.sign_in_failed(email=user.email, user=user, reason="mfa_invalid_code", via="api")
             return Response(
                 error_body("mfa_invalid_code", "The code is wrong or was already used."),
                 status=status.HTTP_400_BAD_REQUEST,
@@ -331,7 +326,7 @@ class VerifyEmailResendView(UserScopedAPIView):
     """Send the verification email for my current address again."""
 
     serializer_class = DetailSerializer
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [DoorRateThrottle]
     throttle_scope = "verify_email"
 
     @extend_schema(request=None, responses={202: DetailSerializer})
@@ -365,7 +360,7 @@ class TOTPView(UserScopedAPIView):
     """Start TOTP enrollment (``POST``) or turn MFA off with a code (``DELETE``)."""
 
     serializer_class = TOTPStartSerializer
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [DoorRateThrottle]
     throttle_scope = "mfa"
 
     @extend_schema(request=None, responses={201: TOTPStartSerializer})
@@ -380,16 +375,23 @@ class TOTPView(UserScopedAPIView):
 
 
 class TOTPConfirmView(UserScopedAPIView):
-    """Confirm enrollment with a code: MFA is on; the recovery codes are shown this once."""
+    """Confirm enrollment with a code and the current password: MFA is on, every other
+    session ends; the recovery codes are shown this once."""
 
-    serializer_class = MFACodeSerializer
-    throttle_classes = [ScopedRateThrottle]
+    serializer_class = MFAConfirmSerializer
+    throttle_classes = [DoorRateThrottle]
     throttle_scope = "mfa"
 
-    @extend_schema(request=MFACodeSerializer, responses={200: RecoveryCodesSerializer})
+    @extend_schema(request=MFAConfirmSerializer, responses={200: RecoveryCodesSerializer})
     def post(self, request: Request) -> Response:
-        data = validated(MFACodeSerializer, request)
-        return Response({"recovery_codes": mfa.totp_confirm(user=request.user, code=data["code"])})
+        data = validated(MFAConfirmSerializer, request)
+        codes = mfa.totp_confirm(
+            user=request.user,
+            code=data["code"],
+            password=data["password"],
+            keep_session_id=getattr(request, "session_id", None),
+        )
+        return Response({"recovery_codes": codes})
 
 
 # --- invitations for the invitee ---------------------------------------------------------

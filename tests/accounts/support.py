@@ -83,6 +83,8 @@ def enable_totp(client: APIClient) -> tuple[str, list[str]]:
     start = client.post(MFA_TOTP)
     assert start.status_code == 201, start.content
     secret = start.json()["secret"]
-    confirm = client.post(MFA_TOTP_CONFIRM, {"code": totp_code(secret)}, format="json")
+    confirm = client.post(
+        MFA_TOTP_CONFIRM, {"code": totp_code(secret), "password": PASSWORD}, format="json"
+    )
     assert confirm.status_code == 200, confirm.content
     return secret, confirm.json()["recovery_codes"]

@@ -3,6 +3,8 @@ replay refusal, throttling, disabling, and organizations that require it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import time_machine
 from django.utils import timezone
@@ -70,9 +72,37 @@ def test_confirming_with_a_wrong_code_is_refused(alice):
     wrong = f"{(int(totp_code(secret)) + 1) % 1_000_000:06d}"
 
     assert_error(
-        alice.post(MFA_TOTP_CONFIRM, {"code": wrong}, format="json"), 400, "mfa_invalid_code"
+        alice.post(MFA_TOTP_CONFIRM, {"code": wrong, "password": PASSWORD}, format="json"),
+        400,
+        "mfa_invalid_code",
     )
     assert alice.get(ME).json()["mfa_enabled"] is False
+
+
+def test_confirming_needs_the_current_password(alice):
+    """Issue 17 §2: a stolen access token alone cannot turn MFA on (recent authentication).
+    Seen failing before the fix: confirming with the code alone answered 200."""
+    secret = alice.post(MFA_TOTP).json()["secret"]
+
+    missing = alice.post(MFA_TOTP_CONFIRM, {"code": totp_code(secret)}, format="json")
+    wrong = alice.post(
+        MFA_TOTP_CONFIRM, {"code": totp_code(secret), "password": "not-it-at-all"}, format="json"
+    )
+
+    assert assert_error(missing, 400, "validation_error")["details"].keys() == {"password"}
+    assert assert_error(wrong, 400, "wrong_password")["details"].keys() == {"password"}
+    assert alice.get(ME).json()["mfa_enabled"] is False
+
+
+def test_turning_mfa_on_ends_every_other_session_and_keeps_this_one(alice, user):
+    """Seen failing before the fix: the other session still answered 200."""
+    elsewhere = client_for(user)
+    assert elsewhere.get(ME).status_code == 200
+
+    enable_totp(alice)
+
+    assert_error(elsewhere.get(ME), 401)
+    assert alice.get(ME).status_code == 200
 
 
 def test_confirming_turns_mfa_on_and_shows_ten_recovery_codes_stored_hashed(alice, user):
@@ -109,6 +139,34 @@ def test_a_totp_code_cannot_be_replayed_in_the_same_step(alice):
         replay = _mfa(_password_step(), code)
 
     assert_error(replay, 400, "mfa_invalid_code")
+
+
+def test_a_challenge_works_once(alice):
+    """Issue 17 §2: an ``mfa_token`` completes one sign-in, not a second one with another
+    code. Seen failing before the fix: the second sign-in answered 200."""
+    secret, codes = enable_totp(alice)
+    mfa_token = _password_step()
+    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=60), tick=False):
+        assert _mfa(mfa_token, totp_code(secret)).status_code == 200
+
+        again = _mfa(mfa_token, codes[0])
+
+    assert_error(again, 401, "invalid_credentials")
+    assert _mfa(_password_step(), codes[0]).status_code == 200  # the code itself was unused
+
+
+def test_a_code_is_valid_one_step_either_side_and_no_further(alice):
+    """Pins the window (issue 17 §6: a mutant widening it to ten steps survived the suite).
+    Killed: with ``TOTP_VALID_WINDOW = 10`` the code of two steps ago signs in."""
+    secret, _ = enable_totp(alice)
+    later = (time.time() // 30 + 20) * 30 + 15  # mid-step, well after enrollment's
+    with time_machine.travel(later, tick=False):
+        for steps in (-2, 2, -3, 3):
+            refused = _mfa(_password_step(), totp_code(secret, at=later + steps * 30))
+            assert_error(refused, 400, "mfa_invalid_code")
+
+        assert _mfa(_password_step(), totp_code(secret, at=later - 30)).status_code == 200
+        assert _mfa(_password_step(), totp_code(secret, at=later + 30)).status_code == 200
 
 
 def test_a_recovery_code_works_once(alice):

@@ -105,7 +105,10 @@ def enroll_totp(base_url: str) -> tuple[pyotp.TOTP, int]:
     assert started.status_code == 201, started.text
     totp = pyotp.TOTP(started.json()["secret"], digits=6, interval=TOTP_STEP)
     step = int(time.time()) // TOTP_STEP
-    confirmed = http.post("/api/v1/me/mfa/totp/confirm/", json={"code": totp.at(step * TOTP_STEP)})
+    confirmed = http.post(
+        "/api/v1/me/mfa/totp/confirm/",
+        json={"code": totp.at(step * TOTP_STEP), "password": DEMO_PASSWORD},
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert len(confirmed.json()["recovery_codes"]) == 10
     return totp, step
