@@ -30,6 +30,7 @@ import string
 import uuid
 import zlib
 from dataclasses import dataclass
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -38,6 +39,7 @@ from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
 from accounts.models import User
+from organizations.permissions import Principal
 from organizations.tenancy import OrgContext, _require_transaction
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -82,10 +84,14 @@ def scope_covers(scope: str, action: str) -> bool:
 
 
 def valid_scope(scope: str) -> bool:
-    """``*``, an action of the permission matrix, or ``<prefix>.*`` covering one."""
-    from organizations.permissions import MATRIX
+    """``*``, an action of the permission matrix that keys may perform, or ``<prefix>.*``
+    covering one: a scope naming only people's actions could never be used."""
+    from organizations.permissions import MATRIX, Principal
 
-    return any(scope_covers(scope, action) for action in MATRIX)
+    return any(
+        scope_covers(scope, action) and Principal.API_KEY in rule.principals
+        for action, rule in MATRIX.items()
+    )
 
 
 def hash_key(key: str) -> str:
@@ -113,13 +119,18 @@ _KEY_USER_SQL = (
 class ApiKeyPrincipal:
     """``request.auth`` of a request authenticated by an API key."""
 
+    # The matrix's principal column: a key may perform only what is declared for keys
+    # (checked by OrgScopedAPIView before the scopes and the role).
+    principal_kind: ClassVar[Principal] = Principal.API_KEY
+
     id: uuid.UUID
     organization_id: uuid.UUID
     scopes: tuple[str, ...] = ()
 
     def allows_action(self, action: str) -> bool:
         """Whether the key's scopes cover ``action``; no scopes = every action its role
-        allows. A scope is an action (``project.list``) or a prefix (``project.*``)."""
+        allows (among those declared for keys). A scope is an action (``project.list``)
+        or a prefix (``project.*``)."""
         return not self.scopes or any(scope_covers(scope, action) for scope in self.scopes)
 
     def enter_org(self, org_slug: str, *, using: str = DEFAULT_DB_ALIAS) -> OrgContext | None:

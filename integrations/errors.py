@@ -11,7 +11,6 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "api_key_revoked": (401, "The API key has been revoked"),
     "api_key_expired": (401, "The API key has expired"),
     "api_key_scope": (403, "The API key's scopes do not cover this action"),
-    "api_key_not_allowed": (403, "API keys work only on their own organization's routes"),
     "name_taken": (409, "An integration with this name exists in the organization"),
     "endpoint_disabled": (409, "The webhook endpoint is disabled; enable it first"),
     "already_revoked": (409, "The API key is already revoked"),

@@ -68,7 +68,12 @@ def api_key_create(
     if bad_scopes:
         raise Invalid(
             "Unknown scopes.",
-            details={"scopes": [f"Not an action or action prefix: {s}" for s in bad_scopes]},
+            details={
+                "scopes": [
+                    f"Not an action (or action prefix) an API key may perform: {s}"
+                    for s in bad_scopes
+                ]
+            },
         )
     if expires_at is not None and expires_at <= timezone.now():
         raise Invalid(

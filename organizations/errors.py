@@ -8,4 +8,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "The organization is suspended by staff: it is read-only, gains no members "
         "(invitations cannot be accepted) and its queued jobs fail.",
     ),
+    "api_key_not_allowed": (
+        403,
+        "An API key may not do this: the action is for people only (the `api_key` column"
+        " of docs/permissions.md), or the route is not an organization's",
+    ),
 }

@@ -9,7 +9,9 @@ Order inside the request transaction (``ATOMIC_REQUESTS``):
    (``app.enter_org``), which answers the caller's role — or nothing, and then
    the request is a 404 (never 403: another tenant's existence is not revealed);
 3. the view's ``scope_map`` names the action of the HTTP method and the
-   permission matrix decides; a suspended organization refuses writes.
+   permission matrix decides, first on the kind of principal (an API key may
+   perform only the actions declared for keys: ``403 api_key_not_allowed``), then
+   on the key's scopes, then on the role; a suspended organization refuses writes.
 
 A view whose method is missing from ``scope_map`` refuses the request, and the
 route-matrix test fails: nothing is reachable without a declared action.
@@ -26,11 +28,12 @@ from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import exceptions, generics, mixins
 from rest_framework.request import Request
+from rest_framework_simplejwt.tokens import Token
 
 from config import logs
 from config.api.filters import refuse_unknown_query_params
 from config.errors import NotFound
-from organizations.permissions import allows
+from organizations.permissions import Principal, allows, allows_principal
 from organizations.tenancy import (
     OrgContext,
     ensure_writable,
@@ -44,6 +47,22 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Called with (view, request) once a request on an org route is authorized; other
 # apps register here from their AppConfig.ready() (billing counts API calls).
 AFTER_AUTHORIZE: list[Callable[[Any, Request], None]] = []
+
+
+def principal_kind(request: Request) -> Principal:
+    """The kind of principal behind an authenticated API request.
+
+    An API key's principal declares itself (``integrations.apikeys.ApiKeyPrincipal``
+    has ``principal_kind``); a person's request carries their session's JWT. Anything
+    else is refused rather than guessed: a new authentication class must declare what
+    it authenticates before it can reach an organization's routes.
+    """
+    declared = getattr(request.auth, "principal_kind", None)
+    if declared is not None:
+        return Principal(declared)
+    if isinstance(request.auth, Token):
+        return Principal.PERSON
+    raise exceptions.PermissionDenied("These credentials cannot be used here.")
 
 
 class ScopedAPIView(generics.GenericAPIView):
@@ -131,6 +150,19 @@ class OrgScopedAPIView(ScopedAPIView):
         action = self.required_action(request.method)
         if action is None:
             raise exceptions.PermissionDenied("This method is not available here.")
+        kind = principal_kind(request)
+        if not allows_principal(kind, action):
+            # SECURITY: the one place every org route checks the matrix's principal
+            # column. Actions that change who may act, what the organization pays or
+            # where its secrets go are for people: a leaked key must not mint a
+            # successor, invite a human or redirect a credential.
+            if kind == Principal.API_KEY:
+                raise exceptions.PermissionDenied(
+                    f"API keys may not perform `{action}`: only a person signed in may"
+                    " (docs/permissions.md).",
+                    code="api_key_not_allowed",
+                )
+            raise exceptions.PermissionDenied(f"`{action}` is not available to a {kind.label}.")
         principal_allows = getattr(request.auth, "allows_action", None)
         if principal_allows is not None and not principal_allows(action):
             # An API key limited by scopes (integrations.apikeys.ApiKeyPrincipal).

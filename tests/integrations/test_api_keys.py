@@ -172,12 +172,12 @@ def test_the_keys_role_caps_what_it_may_do(personas):
 def test_the_creators_current_role_caps_the_key(personas):
     key = _create(personas, role="admin")["key"]
     client = _key_client(key)
-    assert client.get("/api/v1/orgs/acme/api-keys/").status_code == 200
+    assert client.get("/api/v1/orgs/acme/audit-events/").status_code == 200
     membership = personas.membership("admin")
     with service_context(reason="test: demote"):
         membership.role = "viewer"
         membership.save()
-    assert client.get("/api/v1/orgs/acme/api-keys/").status_code == 403
+    assert client.get("/api/v1/orgs/acme/audit-events/").status_code == 403
     assert (
         client.post("/api/v1/orgs/acme/projects/", {"name": "x"}, format="json").status_code == 403
     )
@@ -349,8 +349,15 @@ def test_a_key_cannot_use_or_see_its_creators_own_provider_keys(personas):
     user_integration_name(personas)  # admin (the key's creator) has one
     key = _create(personas, role="admin")["key"]
     client = _key_client(key)
-    assert client.get("/api/v1/orgs/acme/user-integrations/").json()["results"] == []
-    assert client.get("/api/v1/orgs/acme/user-integrations/my-ai/").status_code == 404
+    # A person's own provider keys are no machine's business (issue 17 §1; before that,
+    # the key saw an empty list and a 404, and a PUT was a 500).
+    for response in (
+        client.get("/api/v1/orgs/acme/user-integrations/"),
+        client.get("/api/v1/orgs/acme/user-integrations/my-ai/"),
+        client.put("/api/v1/orgs/acme/user-integrations/my-ai/", {}, format="json"),
+    ):
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] == "api_key_not_allowed"
     assert (
         personas.client("admin").get("/api/v1/orgs/acme/user-integrations/my-ai/").status_code
         == 200

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ORG0002 = "organizations/migrations/0002_rls.py"
 PRJ0002 = "projects/migrations/0002_rls.py"
+KEY0002 = "integrations/migrations/0002_rls.py"
 CUR_ORG_OLD = """    SELECT m.organization_id
       FROM organizations_membership m
      WHERE m.organization_id = NULLIF(current_setting('app.org_id', true), '')::uuid
@@ -140,8 +141,8 @@ MUTANTS = {
     "M5b permission matrix: invitation.list opened to viewers": [
         (
             "organizations/permissions.py",
-            '"invitation.list": Rule(Role.ADMIN,',
-            '"invitation.list": Rule(Role.VIEWER,',
+            '"invitation.list": Rule(\n        Role.ADMIN,',
+            '"invitation.list": Rule(\n        Role.VIEWER,',
         )
     ],
     "M14 the live page's text rendered with |safe": [
@@ -180,10 +181,71 @@ MUTANTS = {
             "     WHERE d.user_id = p_user\n",
         )
     ],
+    # --- issue 17 §1 and §6: API keys are machines, not people -------------------------
+    "M19 the matrix lets keys create keys": [
+        (
+            "organizations/permissions.py",
+            'description="Create an API key (its role at most yours; shown once)",\n        principals=PEOPLE,',
+            'description="Create an API key (its role at most yours; shown once)",\n        principals=PEOPLE_AND_KEYS,',
+        )
+    ],
+    "M20 the base view checks the principal kind as if every caller were a person": [
+        (
+            "organizations/api/base.py",
+            "        if not allows_principal(kind, action):",
+            "        if not allows_principal(Principal.PERSON, action):",
+        )
+    ],
+    "M21 a key above its creator's role (the service's rank check gone)": [
+        (
+            "integrations/services.py",
+            "    if RANK.get(role, 99) > RANK.get(actor_role, 0):",
+            "    if False:",
+        )
+    ],
+    "M22 an API key ignores require_mfa": [
+        (
+            "organizations/api/base.py",
+            '        if org.require_mfa and not getattr(request.user, "mfa_enabled", False):',
+            '        if org.require_mfa and principal_enter is None and not getattr(request.user, "mfa_enabled", False):',
+        )
+    ],
+    "M23 enter_org_with_key loses its SQL expiry check": [
+        (
+            KEY0002,
+            "     WHERE k.id = key_id AND k.revoked_at IS NULL\n       AND coalesce(k.expires_at, 'infinity') > now();",
+            "     WHERE k.id = key_id AND k.revoked_at IS NULL;",
+        )
+    ],
+    "M24 enter_org_with_key trusts the caller's clock for expiry": [
+        (
+            KEY0002,
+            "     WHERE k.id = key_id AND k.revoked_at IS NULL\n       AND coalesce(k.expires_at, 'infinity') > now();",
+            "     WHERE k.id = key_id AND k.revoked_at IS NULL\n       AND coalesce(k.expires_at, 'infinity') > used_at;",
+        )
+    ],
+    "M25 enter_org_with_key loses its SQL revocation check": [
+        (
+            KEY0002,
+            "     WHERE k.id = key_id AND k.revoked_at IS NULL\n       AND coalesce",
+            "     WHERE k.id = key_id\n       AND coalesce",
+        )
+    ],
 }
 
-# Mutants whose killers live outside tests/security/.
-TEST_PATHS = {"M14": ["tests/sites/test_live_site_headers.py"]}
+# Mutants whose killing tests are known run only those files (the shared machine has two
+# cores); every other mutant runs tests/security/ as described in the docstring.
+KEYS_TESTS = ["tests/security/test_api_keys_are_machines.py", "tests/integrations/test_api_keys.py"]
+TESTS_OF = {
+    "M14": ["tests/sites/test_live_site_headers.py"],
+    "M19": KEYS_TESTS,
+    "M20": KEYS_TESTS,
+    "M21": [*KEYS_TESTS, "-k", "not peoples_routes"],
+    "M22": [*KEYS_TESTS, "-k", "not peoples_routes"],
+    "M23": [*KEYS_TESTS, "-k", "not peoples_routes"],
+    "M24": [*KEYS_TESTS, "-k", "not peoples_routes"],
+    "M25": [*KEYS_TESTS, "-k", "not peoples_routes"],
+}
 
 
 def run(name, edits):
@@ -200,12 +262,15 @@ def run(name, edits):
         "-p",
         "no:cacheprovider",
         "-rf",
-        *TEST_PATHS.get(name.split()[0], ["tests/security/"]),
     ]
-    if name.startswith("M5"):
-        args += ["-k", "invitations"]
-    elif name.split()[0] not in TEST_PATHS:
+    only = TESTS_OF.get(name.split(" ")[0])
+    if only:
+        args += only
+    elif name.startswith("M5"):
+        args += ["tests/security/", "-k", "invitations"]
+    else:
         args += [
+            "tests/security/",
             "--deselect",
             "tests/security/test_route_matrix.py::test_route_answers_each_persona_as_expected",
         ]
