@@ -28,6 +28,7 @@ from sites.models import (
     PageVersion,
     Site,
 )
+from sites.services import sites as site_services
 from tests.operations.support import org_exists, org_fingerprint
 from tests.sites.makers import sites_world
 from tests.sites.support import (
@@ -124,6 +125,8 @@ def test_purge_keeps_live_scheduled_latest_and_deployed_versions(personas):
     owner = personas.users["owner"]
     world = sites_world(personas)  # home: v1, pinned by the live deployment
     site, home = world["site"], world["page"]
+    with service_context(reason="test: production moves only when deployed here"):
+        site = site_services.site_set_production_locked(actor=owner, site=site, locked=True)
     with time_machine.travel(timezone.now() - timedelta(days=40)):
         for _ in range(3):
             publish(site, home, owner)  # v2..v4, old
