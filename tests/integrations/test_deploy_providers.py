@@ -37,9 +37,6 @@ def _fast(settings):
 def _site(personas, provider: str, base: str, **config) -> Site:
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
-    for path, body in (("/", "Welcome home"), ("/about", "About us")):
-        page = make_page(site, owner, path=path, body=body, title=body)
-        publish(site, page, owner)
     with service_context(reason="test fixture"):
         integration = Integration.objects.create(
             organization=personas.org,
@@ -49,6 +46,10 @@ def _site(personas, provider: str, base: str, **config) -> Site:
             credentials_encrypted=crypto.encrypt_json({"token": TOKEN}),
         )
         site_deployment_integration_set(actor=owner, site=site, integration=integration)
+    # Published on the external host: publishing deploys only the built-in host.
+    for path, body in (("/", "Welcome home"), ("/about", "About us")):
+        page = make_page(site, owner, path=path, body=body, title=body)
+        publish(site, page, owner)
     return site
 
 

@@ -27,6 +27,7 @@ from sites.models import (
     PageComment,
     PageVersion,
     Site,
+    Template,
 )
 from sites.services import sites as site_services
 from tests.operations.support import org_exists, org_fingerprint
@@ -71,6 +72,11 @@ def test_the_demo_seed_publishes_and_deploys_the_acme_site():
         thread = PageComment.objects.filter(page=home)
         assert thread.filter(parent__isnull=False).count() == 1
         assert site.template.is_public
+        # The shared Starter template is neutral: acme's text is only on acme's site.
+        starter = Template.objects.get(organization__slug="acme", slug="starter")
+        assert "acme" not in json.dumps(starter.pages).lower()
+        triggers = Deployment.objects.filter(site=site).values_list("trigger", flat=True)
+        assert list(triggers) == ["auto", "auto"]
     page = public_get("/p/acme/acme-studio/")
     assert page.status_code == 200
     assert b"rocket skates" in page.content and b"Order an anvil" in page.content
