@@ -289,6 +289,8 @@ class PageAnalyticsDaily(TenantModel):
     visitors = models.PositiveIntegerField(default=0)
 
     class Meta(TenantModel.Meta):
+        verbose_name = "daily page analytics"
+        verbose_name_plural = "daily page analytics"
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(
