@@ -32,7 +32,7 @@ from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import usage_consume
 from config.errors import DomainError, conflict_on_duplicate
-from organizations.tenancy import service_context, tenant_context
+from organizations.tenancy import ensure_writable, service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
 from sites.providers import BuildFailed, BuildResult, BuildSpec, PinnedPage, get_provider
@@ -378,6 +378,8 @@ def _as_deployer(deployment: dict) -> Iterator[None]:
             reason=f"deployment {deployment['id']}: automatic build",
             organization_id=deployment["organization_id"],
         ):
+            # Suspended meanwhile: refused like a person's build (the failure is recorded).
+            ensure_writable(organization_id=deployment["organization_id"])
             yield
         return
     with tenant_context(

@@ -20,7 +20,7 @@ from organizations.tenancy import service_context
 from sites.models import Deployment, Site
 from sites.services import deployments as deployment_services
 from tests.integrations.fakes import fake_api
-from tests.sites.support import make_page, make_site, publish
+from tests.sites.support import deploy_now, make_page, make_site, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -197,8 +197,8 @@ def test_local_stays_the_default_and_only_deploy_providers_can_be_set(personas):
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
     page = make_page(site, owner)
-    publish(site, page, owner)
-    deployment = _deploy(personas, site)
+    publish(site, page, owner)  # the built-in host: publishing deploys production
+    deployment = deploy_now(site, owner)
     assert (deployment.provider, deployment.status, deployment.external_id) == (
         "local",
         "ready",

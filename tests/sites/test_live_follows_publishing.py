@@ -289,3 +289,26 @@ def test_a_site_on_another_host_is_not_deployed_by_publishing(personas):
     assert publish_due()["deployed"] == 0
     assert count(Deployment, site=site) == 0
     assert admin.get(site_url()).json()["pending_changes"] is True
+
+
+def test_a_suspended_organizations_site_is_deployed_once_it_is_lifted(personas):
+    from organizations.services import organization_set_suspended
+
+    owner, staff = personas.users["owner"], personas.users["admin"]
+    site = make_site(personas.org, owner)
+    page = make_page(site, owner)
+    expire = timezone.now() + timedelta(hours=1)
+    with service_context(reason="test fixture: publish"):
+        from sites.services.pages import page_publish
+
+        page_publish(actor=owner, site=site, page=page, expire_at=expire)
+    build_queued(site)
+    with service_context(reason="test: suspend"):
+        organization_set_suspended(actor=staff, organization=personas.org, suspended=True)
+    with time_machine.travel(expire + timedelta(seconds=1), tick=False):
+        assert publish_due() == {"published": 0, "expired": 1, "deployed": 0}
+        with service_context(reason="test: lift"):
+            organization_set_suspended(actor=staff, organization=personas.org, suspended=False)
+        assert publish_due() == {"published": 0, "expired": 0, "deployed": 1}
+    (deployment,) = build_queued(site)
+    assert (deployment.page_count, deployment.status) == (0, "ready")
