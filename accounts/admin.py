@@ -15,11 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from accounts import doors, mfa, services
-from accounts.models import Session, User, UserSettings
+from accounts.models import RecoveryCode, Session, TOTPDevice, User, UserSettings
 from accounts.throttling import attempt_allowed, normalise_email
-from config.admin import ReadOnlyTabularInline, apply_to_each, configure_site
+from config.admin import ReadOnlyTabularInline, apply_to_each, apply_with_reason, configure_site
 from config.api.client_ip import client_ip
 from organizations.models import Membership
 from organizations.selectors import organizations_only_owned_by
@@ -122,7 +125,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active", "created_at"]
     search_fields = ["email", "name"]
     ordering = ["email"]
-    readonly_fields = ["id", "created_at", "updated_at", "last_login"]
+    readonly_fields = ["id", "created_at", "updated_at", "last_login", "mfa_state", "support_links"]
     fieldsets = [
         (None, {"fields": ["id", "email", "password"]}),
         ("Profile", {"fields": ["name", "avatar_url"]}),
@@ -131,6 +134,7 @@ class UserAdmin(BaseUserAdmin):
             {"fields": ["is_active", "is_staff", "is_superuser", "user_permissions"]},
         ),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
+        ("Support", {"fields": ["mfa_state", "support_links"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "name", "password", "is_staff"]})
@@ -138,7 +142,7 @@ class UserAdmin(BaseUserAdmin):
     filter_horizontal = ["user_permissions"]  # groups are not used (hidden)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [UserSettingsInline, MembershipInline, SessionInline]
-    actions = ["deactivate"]
+    actions = ["deactivate", "reset_mfa", "end_sessions"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).annotate(last_seen=Max("sessions__last_used_at"))
@@ -147,6 +151,59 @@ class UserAdmin(BaseUserAdmin):
     def last_seen(self, obj: User) -> Any:
         """The last time any of the user's sessions was used (API), else their last sign-in."""
         return getattr(obj, "last_seen", None) or obj.last_login
+
+    @admin.display(description="Two-factor authentication")
+    def mfa_state(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        device = TOTPDevice.objects.filter(user=obj).first()
+        if obj.mfa_enabled and device is not None and device.confirmed_at:
+            codes = RecoveryCode.objects.filter(user=obj, used_at__isnull=True).count()
+            return f"On since {device.confirmed_at:%Y-%m-%d %H:%M} ({codes} recovery codes left)"
+        if device is not None:
+            return "Enrolment started, not confirmed"
+        return "Off"
+
+    @admin.display(description="Organizations and sessions")
+    def support_links(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        memberships = reverse("admin:organizations_membership_changelist")
+        return format_html(
+            '<a href="{}?{}">Organizations ({})</a> · {} open sessions (listed below)',
+            memberships,
+            urlencode({"q": obj.email}),
+            Membership.objects.filter(user=obj).count(),
+            Session.objects.filter(user=obj, revoked_at__isnull=True).count(),
+        )
+
+    @admin.action(
+        description="Reset two-factor authentication, with a reason", permissions=["change"]
+    )
+    def reset_mfa(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
+        return apply_with_reason(
+            self,
+            request,
+            queryset,
+            title="Reset two-factor authentication",
+            verb="Two-factor authentication reset",
+            change=lambda user, reason: services.user_mfa_reset(
+                actor=request.user, user=user, reason=reason
+            ),
+        )
+
+    @admin.action(description="End all sessions, with a reason", permissions=["change"])
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
+        return apply_with_reason(
+            self,
+            request,
+            queryset,
+            title="End all sessions",
+            verb="Sessions ended",
+            change=lambda user, reason: services.user_sessions_end(
+                actor=request.user, user=user, reason=reason
+            ),
+        )
 
     @admin.action(description="Deactivate (signs them out everywhere)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -15,7 +15,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import Session, User, UserSettings
+from accounts.models import RecoveryCode, Session, TOTPDevice, User, UserSettings
 from accounts.tokens import token_pair, token_pair_again, token_response
 from audit.services import audit_record
 from config.api.middleware import current_client
@@ -339,3 +339,50 @@ def user_deactivate(*, actor: User, user: User) -> User:
         changes={"email": user.email, "sessions_ended": ended},
     )
     return user
+
+
+def _support_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("Say why (it is recorded).", details={"reason": ["This field is required."]})
+    return reason[:500]
+
+
+@transaction.atomic
+def user_mfa_reset(*, actor: User, user: User, reason: str) -> User:
+    """Staff (support): turn off the two-factor authentication of a user locked out of it
+    (lost authenticator and recovery codes). Their authenticator and recovery codes are
+    deleted; they sign in with their password and may enrol again. ``reason`` is
+    required and audited (``user.mfa_reset``). A user without MFA is refused (409)."""
+    reason = _support_reason(reason)
+    if not user.mfa_enabled and not TOTPDevice.objects.filter(user=user).exists():
+        raise Conflict("Two-factor authentication is not on.", code="mfa_not_enrolled")
+    TOTPDevice.objects.filter(user=user).delete()
+    codes = RecoveryCode.objects.filter(user=user).delete()[0]
+    User.objects.filter(id=user.id).update(mfa_enabled=False, updated_at=timezone.now())
+    user.mfa_enabled = False
+    audit_record(
+        action="user.mfa_reset",
+        actor=actor,
+        target=user,
+        changes={"reason": reason, "recovery_codes_deleted": codes},
+    )
+    return user
+
+
+@transaction.atomic
+def user_sessions_end(*, actor: User, user: User, reason: str) -> int:
+    """Staff (support): end every open session of ``user`` now (their access and refresh
+    tokens stop working on the next request, decision 0005); the account stays active.
+    ``reason`` is required and audited (``user.sessions_ended``). Answers how many ended."""
+    reason = _support_reason(reason)
+    ended = Session.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_record(
+        action="user.sessions_ended",
+        actor=actor,
+        target=user,
+        changes={"reason": reason, "sessions_ended": ended},
+    )
+    return ended

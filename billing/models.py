@@ -154,6 +154,7 @@ class StripeEvent(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Stripe event"
         ordering = ["-received_at"]
 
     def __str__(self) -> str:

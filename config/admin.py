@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core import checks
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.errors import DomainError
@@ -199,6 +202,46 @@ def apply_to_each(
             modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
     if done:
         modeladmin.message_user(request, f"{verb}: {done}", messages.SUCCESS)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded in the audit log with the change (e.g. the support ticket).",
+    )
+
+
+def apply_with_reason(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    title: str,
+    verb: str,
+    change: Callable[[Any, str], None],
+) -> TemplateResponse | None:
+    """A support action's intermediate page: first it asks why (``ReasonForm``), then,
+    posted back with the reason, runs ``change(obj, reason)`` on each selected row
+    through :func:`apply_to_each` (the services audit the reason). The action's
+    declared permission is checked by Django before either step runs."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        reason = form.cleaned_data["reason"]
+        apply_to_each(modeladmin, request, queryset, verb, lambda obj: change(obj, reason))
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "queryset": queryset,
+        "form": form,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/action_reason.html", context)
 
 
 def action_permission_problems(site: admin.AdminSite | None = None) -> list[str]:

@@ -63,6 +63,7 @@ class ApiKey(TenantModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
+        verbose_name = "API key"
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="apikey_org_idx")
         ]
@@ -225,6 +226,7 @@ class WebhookDelivery(TenantModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(
                 fields=["organization", "endpoint", "-created_at", "-id"],

@@ -20,8 +20,15 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
 
-from config.admin import ActionsOnlyAdmin, ReadOnlyTabularInline, apply_to_each
+from config.admin import (
+    ActionsOnlyAdmin,
+    ReadOnlyTabularInline,
+    apply_to_each,
+    apply_with_reason,
+)
 from organizations import services
 from organizations.models import Invitation, Membership, Organization
 from organizations.operations.archive import organization_erase
@@ -74,21 +81,46 @@ class OrganizationAdmin(admin.ModelAdmin):
                 "fields": ["id", "name", "slug", "suspended_at", "created_at", "updated_at"],
                 "description": SLUG_WARNING,
             },
-        )
+        ),
+        ("Support", {"fields": ["support_links"]}),
     ]
     # SECURITY/NOTE: the slug is in every API URL, link and client of the organization;
     # staff do not change it (an owner can, through the API, knowing what it breaks).
-    readonly_fields = ["id", "slug", "suspended_at", "created_at", "updated_at"]
+    readonly_fields = ["id", "slug", "suspended_at", "created_at", "updated_at", "support_links"]
     inlines = [MembershipInline, InvitationInline]
     actions = ["suspend", "unsuspend"]
     ordering = ["slug"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
-        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+        # distinct: searching by member email joins the memberships a second time, which
+        # multiplied the count by the rows of that join (acme's 5 read 25 under ?q=acme).
+        return (
+            super().get_queryset(request).annotate(member_count=Count("memberships", distinct=True))
+        )
 
     @admin.display(ordering="member_count")
     def member_count(self, obj: Organization) -> int:
         return obj.member_count
+
+    @admin.display(description="Everything of this organization")
+    def support_links(self, obj: Organization) -> str:
+        """Links to the organization's rows in the other screens (each filtered by it)."""
+        if obj.pk is None:
+            return "-"
+        org = {"org": obj.slug}
+        links = [
+            ("Members", "admin:organizations_membership_changelist", org),
+            ("Invitations", "admin:organizations_invitation_changelist", org),
+            ("Projects", "admin:projects_project_changelist", org),
+            ("Sites", "admin:sites_site_changelist", org),
+            ("Subscription", "admin:billing_subscription_changelist", org),
+            ("Audit log", "admin:audit_auditevent_changelist", org),
+        ]
+        return format_html_join(
+            " · ",
+            '<a href="{}?{}">{}</a>',
+            ((reverse(name), urlencode(query), label) for label, name, query in links),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # organizations are created by their owner through the API
@@ -146,27 +178,29 @@ class OrganizationAdmin(admin.ModelAdmin):
             request, "admin/organizations/organization/erase_confirmation.html", context
         )
 
-    @admin.action(description="Suspend (read-only)", permissions=["change"])
-    def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        apply_to_each(
+    @admin.action(description="Suspend (read-only), with a reason", permissions=["change"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> Any:
+        return apply_with_reason(
             self,
             request,
             queryset,
-            "Suspended",
-            lambda org: services.organization_set_suspended(
-                actor=request.user, organization=org, suspended=True
+            title="Suspend (read-only)",
+            verb="Suspended",
+            change=lambda org, reason: services.organization_set_suspended(
+                actor=request.user, organization=org, suspended=True, reason=reason
             ),
         )
 
-    @admin.action(description="Lift suspension", permissions=["change"])
-    def unsuspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        apply_to_each(
+    @admin.action(description="Lift suspension, with a reason", permissions=["change"])
+    def unsuspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> Any:
+        return apply_with_reason(
             self,
             request,
             queryset,
-            "Unsuspended",
-            lambda org: services.organization_set_suspended(
-                actor=request.user, organization=org, suspended=False
+            title="Lift suspension",
+            verb="Unsuspended",
+            change=lambda org, reason: services.organization_set_suspended(
+                actor=request.user, organization=org, suspended=False, reason=reason
             ),
         )
 

@@ -138,8 +138,11 @@ def organization_delete(*, actor: User, organization: Organization) -> None:
 
 
 @transaction.atomic
-def organization_set_suspended(*, actor: User, organization: Organization, suspended: bool) -> None:
-    """Staff only (admin): a suspended organization is read-only."""
+def organization_set_suspended(
+    *, actor: User, organization: Organization, suspended: bool, reason: str = ""
+) -> None:
+    """Staff only (admin): a suspended organization is read-only. ``reason`` (the support
+    console asks for one) is recorded with the audit event."""
     organization.suspended_at = timezone.now() if suspended else None
     organization.save(update_fields=["suspended_at", "updated_at"])
     audit_record(
@@ -148,6 +151,7 @@ def organization_set_suspended(*, actor: User, organization: Organization, suspe
         organization_id=organization.id,
         target=organization,
         actor_type="staff",
+        changes={"reason": reason} if reason else None,
     )
 
 

@@ -208,6 +208,7 @@ class SnapshotEntry(TenantModel):
     revision = tenant_fk("projects.FileRevision")
 
     class Meta(TenantModel.Meta):
+        verbose_name_plural = "snapshot entries"
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(

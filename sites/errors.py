@@ -6,6 +6,8 @@ the :class:`config.errors.DomainError` subclasses the services raise.
 
 from __future__ import annotations
 
+from typing import Any
+
 from config.errors import Conflict, DomainError
 
 ERROR_CODES: dict[str, tuple[int, str]] = {
@@ -24,6 +26,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "hostname_taken": (409, "The hostname is verified for another site"),
     "version_not_found": (404, "The page has no version with this number"),
+    "schedule_pending": (
+        409,
+        "A publication is already scheduled; send replace_schedule: true to replace it",
+    ),
+    "nothing_to_publish": (409, "No page of the site has unpublished changes"),
 }
 
 
@@ -42,6 +49,6 @@ class PageLocked(DomainError):
     code = "page_locked"
 
 
-def conflict(code: str, message: str) -> Conflict:
+def conflict(code: str, message: str, *, details: Any = None) -> Conflict:
     assert code in ERROR_CODES, code
-    return Conflict(message, code=code)
+    return Conflict(message, code=code, details=details)

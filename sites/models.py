@@ -122,6 +122,15 @@ class Site(TenantModel):
     # Deploy through this Netlify/Vercel integration instead of the built-in
     # ``local`` provider (integrations/providers; composite FK in 0003).
     deployment_integration = tenant_fk("integrations.Integration", null=True)
+    # Netlify's "stop auto publishing": while set, publishing no longer deploys
+    # production by itself (only a manual deployment moves it). A rollback sets it;
+    # only an explicit update clears it. Database defaults too, for bulk loaders (COPY).
+    production_locked = models.BooleanField(default=False, db_default=False)
+    # Since when the published pages differ from what production was last asked to
+    # serve (set by publish, unpublish, go-live, expiry, a failed or rolled-back
+    # production; cleared when a production deployment pins the pages). With the
+    # built-in host and no lock, the scheduler deploys such a site (``deploy_pending``).
+    changes_pending_since = models.DateTimeField(null=True, blank=True)
     created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
     search = models.GeneratedField(
@@ -140,6 +149,12 @@ class Site(TenantModel):
                 fields=["organization", "-created_at", "-id"], name="site_org_created_idx"
             ),
             GinIndex(fields=["search"], name="site_search_idx"),
+            # The scheduler's scan for sites to deploy (across tenants, as the system).
+            models.Index(
+                fields=["changes_pending_since"],
+                condition=models.Q(changes_pending_since__isnull=False),
+                name="site_changes_pending_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -274,6 +289,8 @@ class PageAnalyticsDaily(TenantModel):
     visitors = models.PositiveIntegerField(default=0)
 
     class Meta(TenantModel.Meta):
+        verbose_name = "daily page analytics"
+        verbose_name_plural = "daily page analytics"
         constraints = [
             *TenantModel.Meta.constraints,
             models.UniqueConstraint(
@@ -297,12 +314,19 @@ class Deployment(TenantModel):
         FAILED = "failed"
         CANCELED = "canceled"
 
+    class Trigger(models.TextChoices):
+        MANUAL = "manual"  # someone asked for it (API, admin, seed)
+        AUTO = "auto"  # production following publishing (built-in host, not locked)
+
     IN_FLIGHT = (Status.QUEUED, Status.BUILDING)
 
     site = tenant_fk("sites.Site", related_name="deployments")
     environment = models.CharField(max_length=10, choices=Environment.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     provider = models.CharField(max_length=40, default="local")
+    trigger = models.CharField(
+        max_length=10, choices=Trigger.choices, default=Trigger.MANUAL, db_default=Trigger.MANUAL
+    )
     url = models.CharField(max_length=500, blank=True)
     # The provider's deploy id; a database default too, for bulk loaders (COPY).
     external_id = models.CharField(max_length=200, blank=True, default="", db_default="")

@@ -1,11 +1,13 @@
 """Sites in ``seed`` (the demo) and ``seed --scale`` (generated data).
 
 The demo, through the real services: acme shares a public template
-``starter`` and builds the site ``acme-studio`` from it (home, about,
-contact; a component embedded on the home page), publishes the home page
-twice, comments on it (a thread with a reply), and deploys it to production —
-built right here, so ``/p/acme/acme-studio/`` answers as soon as ``make run``
-starts the server. Idempotent: an existing site is left alone.
+``starter`` (neutral placeholder pages) and builds the site ``acme-studio``
+from it (home, about, contact, rewritten with acme's text; a component embedded
+on the home page), publishes the three pages in one call and the home page once
+more, comments on it (a thread with a reply). Each publication deploys
+production by itself (the built-in host follows publishing); both builds run
+right here, so ``/p/acme/acme-studio/`` answers as soon as ``make run`` starts
+the server. Idempotent: an existing site is left alone.
 
 ``--scale``: per organization one template, component and section; about
 ``rows_per_org / 10`` sites, ``rows_per_org`` pages (each published once, so as
@@ -26,9 +28,52 @@ from organizations.models import Organization
 
 DEMO_SITE = "acme-studio"
 
+# The public template every signed-in user can start from: neutral placeholder content
+# that tells its reader what to do with it (not the Acme demo's text).
 _STARTER_PAGES = [
     {
         "path": "/",
+        "title": "Home",
+        "content": [
+            {"id": "hero", "type": "heading", "text": "Your site's name", "level": 1},
+            {
+                "id": "intro",
+                "type": "text",
+                "text": "One sentence about what you do. Edit this page, then publish it.",
+            },
+        ],
+        "seo": {"description": "A short description of your site for search engines."},
+    },
+    {
+        "path": "/about",
+        "title": "About",
+        "content": [
+            {"id": "about", "type": "heading", "text": "About", "level": 1},
+            {
+                "id": "story",
+                "type": "rich_text",
+                "html": "<p>Who you are, and why you do it.</p>",
+            },
+        ],
+    },
+    {
+        "path": "/contact",
+        "title": "Contact",
+        "content": [
+            {"id": "contact", "type": "heading", "text": "Contact", "level": 1},
+            {
+                "id": "mail",
+                "type": "button",
+                "label": "Write to us",
+                "href": "mailto:hello@example.com",
+            },
+        ],
+    },
+]
+
+# What acme made of it: the demo site's own content.
+_ACME_PAGES = {
+    "/": {
         "title": "Acme Studio",
         "content": [
             {"id": "hero", "type": "heading", "text": "Acme Studio", "level": 1},
@@ -36,8 +81,7 @@ _STARTER_PAGES = [
         ],
         "seo": {"description": "Acme Studio: the demo site of manage.py seed."},
     },
-    {
-        "path": "/about",
+    "/about": {
         "title": "About us",
         "content": [
             {"id": "about", "type": "heading", "text": "About us", "level": 1},
@@ -48,21 +92,20 @@ _STARTER_PAGES = [
             },
         ],
     },
-    {
-        "path": "/contact",
+    "/contact": {
         "title": "Contact",
         "content": [
             {"id": "contact", "type": "heading", "text": "Contact", "level": 1},
             {"id": "mail", "type": "button", "label": "Write to us", "href": "mailto:hi@acme.test"},
         ],
     },
-]
+}
 
 
 def seed_demo(ctx: dict[str, Any]) -> None:
     from sites.models import Component, Page, Site, Template
     from sites.services import comments, library, pages
-    from sites.services.deployments import deployment_create, run_build
+    from sites.services.deployments import run_build
     from sites.services.sites import site_create
 
     users = ctx["users"]
@@ -79,7 +122,8 @@ def seed_demo(ctx: dict[str, Any]) -> None:
             model=Template,
             name="Starter",
             slug="starter",
-            description="Home, about and contact pages. Shared with everyone.",
+            description="Home, about and contact pages with placeholder text. "
+            "Shared with everyone.",
             pages=_STARTER_PAGES,
             is_public=True,
         )
@@ -103,30 +147,37 @@ def seed_demo(ctx: dict[str, Any]) -> None:
         template_id=template.id,
         description="The demo site (manage.py seed).",
     )
-    site_pages = {page.path: page for page in Page.objects.filter(site=site)}
-    for page in site_pages.values():
-        pages.page_publish(actor=owner, site=site, page=page, message="First publication")
-    home = site_pages["/"]
+    for page in Page.objects.filter(site=site):
+        pages.page_update(
+            actor=owner, site=site, page=page, if_match=page.etag, **_ACME_PAGES[page.path]
+        )
+    # One call publishes the three drafts and starts one production deployment (the
+    # built-in host follows publishing); built right here, so the demo is live before
+    # the worker starts. The member's later publication deploys again by itself.
+    first = pages.site_publish(actor=owner, site=site, message="First publication")
+    run_build(str(first.deployment.id))
+    home = Page.objects.get(site=site, path="/")
     home = pages.page_update(
         actor=member,
         site=site,
         page=home,
-        if_match=Page.objects.get(id=home.id).etag,
+        if_match=home.etag,
         content=[
-            *_STARTER_PAGES[0]["content"],
+            *_ACME_PAGES["/"]["content"],
             {"id": "news", "type": "text", "text": "New this season: rocket skates."},
             {"id": "cta-embed", "type": "embed", "component": str(cta.id)},
         ],
     )
-    pages.page_publish(actor=member, site=site, page=home, message="Rocket skates, order button")
+    second = pages.page_publish(
+        actor=member, site=site, page=home, message="Rocket skates, order button"
+    )
     thread = comments.comment_create(
         actor=member, page=home, body="Should the button say 'Buy' instead?", block_id="cta-embed"
     )
     comments.comment_create(
         actor=owner, page=home, body="'Order' is friendlier. Keeping it.", parent_id=thread.id
     )
-    deployment = deployment_create(actor=owner, site=site, environment="production")
-    run_build(str(deployment.id))  # built now: the demo is live before the worker starts
+    run_build(str(second.deployment.id))
 
 
 # --- seed --scale ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
@@ -33,6 +34,11 @@ class SiteUserSerializer(serializers.Serializer):
 class SiteSerializer(serializers.ModelSerializer):
     created_by = SiteUserSerializer(allow_null=True, read_only=True)
     public_url = serializers.SerializerMethodField()
+    pending_changes = serializers.SerializerMethodField(
+        help_text="Published changes that production does not serve yet (see "
+        "changes_pending_since). While production_locked, only a manual production "
+        "deployment serves them."
+    )
 
     class Meta:
         model = Site
@@ -45,6 +51,9 @@ class SiteSerializer(serializers.ModelSerializer):
             "status",
             "template",
             "live_deployment",
+            "production_locked",
+            "pending_changes",
+            "changes_pending_since",
             "public_url",
             "created_by",
             "created_at",
@@ -54,6 +63,9 @@ class SiteSerializer(serializers.ModelSerializer):
 
     def get_public_url(self, site: Site) -> str:
         return f"/p/{self.context.get('org_slug', '')}/{site.slug}/"
+
+    def get_pending_changes(self, site: Site) -> bool:
+        return site.changes_pending_since is not None
 
 
 class PageSerializer(serializers.ModelSerializer):
@@ -143,6 +155,61 @@ class VersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PublicationSerializer(VersionSerializer):
+    """The version made, and what publishing it did to the live site."""
+
+    state = serializers.ChoiceField(
+        choices=["live", "scheduled"], help_text="Live now, or scheduled for live_at."
+    )
+    live_at = serializers.DateTimeField()
+    deployment = serializers.UUIDField(
+        allow_null=True,
+        help_text="The production deployment publishing started (built-in host, production "
+        "not locked); null when production waits (locked, another host, one in flight).",
+    )
+
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "state", "live_at", "deployment"]
+        read_only_fields = fields
+
+    @classmethod
+    def of(cls, publication: Any) -> dict[str, Any]:
+        data = dict(VersionSerializer(publication.version).data)
+        return {
+            **data,
+            "state": publication.state,
+            "live_at": serializers.DateTimeField().to_representation(publication.live_at),
+            "deployment": publication.deployment.id if publication.deployment else None,
+        }
+
+
+class SitePublishedPageSerializer(serializers.Serializer):
+    page = serializers.UUIDField()
+    path = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class SitePublicationSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["live", "scheduled"])
+    live_at = serializers.DateTimeField()
+    deployment = serializers.UUIDField(allow_null=True)
+    pages = SitePublishedPageSerializer(many=True)
+
+    @classmethod
+    def of(cls, publication: Any) -> dict[str, Any]:
+        return cls(
+            {
+                "state": publication.state,
+                "live_at": publication.live_at,
+                "deployment": publication.deployment.id if publication.deployment else None,
+                "pages": [
+                    {"page": page.id, "path": page.path, "version": version.number}
+                    for page, version in publication.published
+                ],
+            }
+        ).data
+
+
 class VersionDetailSerializer(VersionSerializer):
     class Meta(VersionSerializer.Meta):
         fields = [*VersionSerializer.Meta.fields, "content", "seo"]
@@ -193,6 +260,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "external_id",
             "progress",
             "page_count",
+            "trigger",
             "error",
             "live",
             "created_by",
@@ -272,8 +340,19 @@ class SectionSerializer(ComponentSerializer):
         model = Section
 
 
+class TemplatePageSummarySerializer(serializers.Serializer):
+    path = serializers.CharField()
+    title = serializers.CharField()
+    blocks = serializers.IntegerField(help_text="Blocks on the page (an embed counts as one).")
+
+
 class TemplateSerializer(_LibrarySerializer):
+    """What the template picker shows: the pages a site made from it starts with, and
+    how many blocks each has (from the stored JSON: no extra query)."""
+
     page_count = serializers.SerializerMethodField()
+    block_count = serializers.SerializerMethodField()
+    contents = serializers.SerializerMethodField()
 
     class Meta:
         model = Template
@@ -285,12 +364,33 @@ class TemplateSerializer(_LibrarySerializer):
             "is_public",
             "mine",
             "page_count",
+            "block_count",
+            "contents",
             "created_at",
         ]
         read_only_fields = fields
 
+    @staticmethod
+    def _pages(template: Template) -> list[dict[str, Any]]:
+        pages = template.pages if isinstance(template.pages, list) else []
+        return [page for page in pages if isinstance(page, dict)]
+
     def get_page_count(self, template: Template) -> int:
-        return len(template.pages or [])
+        return len(self._pages(template))
+
+    def get_block_count(self, template: Template) -> int:
+        return sum(item["blocks"] for item in self.get_contents(template))
+
+    @extend_schema_field(TemplatePageSummarySerializer(many=True))
+    def get_contents(self, template: Template) -> list[dict[str, Any]]:
+        return [
+            {
+                "path": str(page.get("path") or "/"),
+                "title": str(page.get("title") or "Untitled"),
+                "blocks": len(page["content"]) if isinstance(page.get("content"), list) else 0,
+            }
+            for page in self._pages(template)
+        ]
 
 
 class TemplateDetailSerializer(TemplateSerializer):
@@ -315,6 +415,11 @@ class SiteUpdateSerializer(InputSerializer):
     slug = serializers.CharField(max_length=60, required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     settings = serializers.DictField(required=False)
+    production_locked = serializers.BooleanField(
+        required=False,
+        help_text="Lock production (publishing stops deploying it) or unlock it (pending "
+        "changes are deployed). Owners and admins.",
+    )
 
 
 class PageCreateSerializer(InputSerializer):
@@ -336,6 +441,24 @@ class PublishSerializer(InputSerializer):
     message = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     go_live_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    replace_schedule = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Replace a pending scheduled publication (409 schedule_pending without it).",
+    )
+
+
+class SitePublishSerializer(InputSerializer):
+    pages = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=500,
+        help_text="The pages to publish; default: every page with unpublished changes.",
+    )
+    message = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    go_live_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    replace_schedule = serializers.BooleanField(required=False, default=False)
 
 
 class CommentCreateSerializer(InputSerializer):

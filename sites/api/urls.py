@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{org}sites/", views.SiteListView.as_view(), name="site-list"),
     path(site, views.SiteDetailView.as_view(), name="site-detail"),
     path(f"{site}archive/", views.SiteArchiveView.as_view(), name="site-archive"),
+    path(f"{site}publish/", views.SitePublishView.as_view(), name="site-publish"),
     path(f"{site}pages/", views.PageListView.as_view(), name="page-list"),
     path(page, views.PageDetailView.as_view(), name="page-detail"),
     path(f"{page}publish/", views.PagePublishView.as_view(), name="page-publish"),

@@ -117,13 +117,44 @@ class SiteDetailView(SiteScopedAPIView):
 
     @extend_schema(request=s.SiteUpdateSerializer, responses=s.SiteSerializer)
     def patch(self, request: Request, **kwargs: Any) -> Response:
+        """Rename, describe, change settings; ``production_locked`` (owners and admins, as
+        deploying to production) locks or unlocks production's following of publishing."""
         data = validated(s.SiteUpdateSerializer, request)
+        locked = data.pop("production_locked", None)
+        if locked is not None and not allows(self.org.role, "deployment.production"):
+            raise exceptions.PermissionDenied(
+                "Only org owners and admins lock or unlock production."
+            )
         site = site_services.site_update(actor=request.user, site=self.site, **data)
+        if locked is not None:
+            site = site_services.site_set_production_locked(
+                actor=request.user, site=site, locked=locked
+            )
         return Response(s.SiteSerializer(site, context=self.get_serializer_context()).data)
 
     def delete(self, request: Request, **kwargs: Any) -> Response:
         site_services.site_delete(actor=request.user, site=self.site)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SitePublishView(SiteScopedAPIView):
+    """Publish several drafts together (``pages``, default: every page with unpublished
+    changes): all or nothing, and one production deployment for all of them."""
+
+    scope_map = {"POST": "page.publish"}
+    queryset = Site.objects.none()
+    serializer_class = s.SitePublicationSerializer
+
+    @extend_schema(request=s.SitePublishSerializer, responses={201: s.SitePublicationSerializer})
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        data = validated(s.SitePublishSerializer, request)
+        publication = page_services.site_publish(
+            actor=request.user,
+            site=self.site,
+            page_ids=data.pop("pages", None),
+            **data,
+        )
+        return Response(s.SitePublicationSerializer.of(publication), status=status.HTTP_201_CREATED)
 
 
 class SiteArchiveView(SiteScopedAPIView):
@@ -243,22 +274,25 @@ class PageDetailView(_PageView):
 
 class PagePublishView(_PageView):
     """Publish the draft as the next version: live now, or at ``go_live_at``; optional
-    ``expire_at`` takes it down later. ``If-Match`` is checked when sent."""
+    ``expire_at`` takes it down later. ``If-Match`` is checked when sent. A pending
+    schedule is replaced only with ``replace_schedule`` (409 ``schedule_pending``).
+    The answer says ``live`` or ``scheduled``, when, and the production deployment
+    publishing started (the built-in host follows publishing unless locked)."""
 
     scope_map = {"POST": "page.publish"}
-    serializer_class = s.VersionSerializer
+    serializer_class = s.PublicationSerializer
 
-    @extend_schema(request=s.PublishSerializer, responses={201: s.VersionSerializer})
+    @extend_schema(request=s.PublishSerializer, responses={201: s.PublicationSerializer})
     def post(self, request: Request, page_id: uuid.UUID, **kwargs: Any) -> Response:
         data = validated(s.PublishSerializer, request)
-        version = page_services.page_publish(
+        publication = page_services.page_publish(
             actor=request.user,
             site=self.site,
             page=self.get_page(page_id),
             if_match=request.headers.get("If-Match"),
             **data,
         )
-        return Response(s.VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(s.PublicationSerializer.of(publication), status=status.HTTP_201_CREATED)
 
 
 class PageUnpublishView(_PageView):

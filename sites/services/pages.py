@@ -10,12 +10,19 @@ embedded component/section inlined, and makes it live — or, with a future
 ``go_live_at``, scheduled: :func:`publish_due` (``manage.py publish_scheduled``,
 run periodically by ``make run``) makes it live when due and takes expired
 pages down, claiming rows with ``FOR UPDATE SKIP LOCKED`` so two schedulers
-never publish the same page twice.
+never publish the same page twice. A pending schedule is replaced only when the
+caller says so (409 ``schedule_pending`` otherwise).
+
+The live site follows: every change of what is published (publish now, unpublish,
+go-live, expiry) goes through :mod:`sites.services.deployments`
+(``changes_published`` / ``changes_pending``), which deploys production for the
+built-in host unless the site's production is locked.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +39,8 @@ from organizations.permissions import allows
 from organizations.tenancy import service_context
 from sites import content as blocks
 from sites.errors import PageLocked, PreconditionFailed, PreconditionRequired, conflict
-from sites.models import Component, Page, PageVersion, Section, Site
+from sites.models import Component, Deployment, Page, PageVersion, Section, Site
+from sites.services import deployments
 
 UPDATABLE_FIELDS = ("path", "title", "content", "seo", "expire_at")
 
@@ -271,28 +279,48 @@ def _make_live(page: Page, version: PageVersion, now: datetime) -> list[str]:
     ]
 
 
-@transaction.atomic
-def page_publish(
+@dataclass(frozen=True)
+class Publication:
+    """What publishing did: ``state`` is ``live`` (since ``live_at``) or ``scheduled`` (for
+    ``live_at``); ``deployment`` is the production deployment it started, if any (the
+    built-in host, production not locked: see :func:`deployments.changes_published`)."""
+
+    version: PageVersion
+    state: str
+    live_at: datetime
+    deployment: Deployment | None = None
+
+
+LIVE, SCHEDULED = "live", "scheduled"
+
+
+def _schedule_pending(pages: list[Page]) -> Conflict:
+    return conflict(
+        "schedule_pending",
+        "A publication is already scheduled; send replace_schedule: true to replace it.",
+        details={
+            str(page.id): {"go_live_at": page.go_live_at.isoformat() if page.go_live_at else None}
+            for page in pages
+        },
+    )
+
+
+def _publish_locked(
     *,
     actor: User,
-    site: Site,
     page: Page,
-    message: str = "",
-    go_live_at: datetime | None = None,
-    expire_at: datetime | None = None,
-    if_match: str | None = None,
-) -> PageVersion:
-    """Make the next version from the draft; live now, or scheduled for ``go_live_at``."""
-    _ensure_site_active(site)
-    page = lock_page(page)
-    _ensure_may_write(page, actor)
-    _check_etag(page, if_match, required=False)
-    now = timezone.now()
+    message: str,
+    go_live_at: datetime | None,
+    expire_at: datetime | None,
+    now: datetime,
+) -> Publication:
+    """Publish one page whose row the caller holds (see :func:`lock_page`)."""
     if expire_at is not None and expire_at <= (go_live_at or now):
         raise Invalid(
             "The page would expire before it goes live.",
             details={"expire_at": ["Must be after go_live_at (or now)."]},
         )
+    replaced = page.scheduled_version.number if page.scheduled_version_id else None
     version = _next_version(page, actor, message)
     if go_live_at is not None and go_live_at > now:
         page.scheduled_version = version
@@ -300,10 +328,10 @@ def page_publish(
         if page.live_version_id is None:
             page.status = Page.Status.SCHEDULED
         fields = ["scheduled_version", "go_live_at", "status"]
-        action = "page.scheduled"
+        action, state, live_at = "page.scheduled", SCHEDULED, go_live_at
     else:
         fields = _make_live(page, version, now)
-        action = "page.published"
+        action, state, live_at = "page.published", LIVE, now
     page.has_unpublished_changes = False
     page.expire_at = expire_at
     page.save(update_fields=[*fields, "has_unpublished_changes", "expire_at", "updated_at"])
@@ -315,17 +343,123 @@ def page_publish(
         changes={
             "version": version.number,
             "go_live_at": go_live_at.isoformat() if go_live_at else None,
+            "replaced_schedule": replaced,
         },
     )
-    return version
+    return Publication(version=version, state=state, live_at=live_at)
+
+
+@transaction.atomic
+def page_publish(
+    *,
+    actor: User,
+    site: Site,
+    page: Page,
+    message: str = "",
+    go_live_at: datetime | None = None,
+    expire_at: datetime | None = None,
+    if_match: str | None = None,
+    replace_schedule: bool = False,
+) -> Publication:
+    """Make the next version from the draft; live now, or scheduled for ``go_live_at``.
+
+    A page with a pending schedule is a 409 (``schedule_pending``) unless
+    ``replace_schedule``: a later publication never silently drops the earlier one.
+    Going live now changes the live site too (:func:`deployments.changes_published`)."""
+    _ensure_site_active(site)
+    page = lock_page(page)
+    _ensure_may_write(page, actor)
+    _check_etag(page, if_match, required=False)
+    if page.scheduled_version_id and not replace_schedule:
+        raise _schedule_pending([page])
+    now = timezone.now()
+    publication = _publish_locked(
+        actor=actor,
+        page=page,
+        message=message,
+        go_live_at=go_live_at,
+        expire_at=expire_at,
+        now=now,
+    )
+    if publication.state == LIVE:
+        deployment = deployments.changes_published(
+            site=site, actor=actor, reason=f"published {page.path}", now=now
+        )
+        publication = replace(publication, deployment=deployment)
+    return publication
+
+
+@dataclass(frozen=True)
+class SitePublication:
+    state: str
+    live_at: datetime
+    published: list[tuple[Page, PageVersion]]
+    deployment: Deployment | None = None
+
+
+@transaction.atomic
+def site_publish(
+    *,
+    actor: User,
+    site: Site,
+    page_ids: list[uuid.UUID] | None = None,
+    message: str = "",
+    go_live_at: datetime | None = None,
+    replace_schedule: bool = False,
+) -> SitePublication:
+    """Publish several drafts together: ``page_ids``, or every page with unpublished
+    changes. All or nothing (one refusal refuses the lot: 404 for an id not of this
+    site, 423 locked, 409 ``schedule_pending``), and, going live now, **one** production
+    deployment for all of them. With ``go_live_at`` they are scheduled together and the
+    scheduler deploys them in one deployment when due."""
+    _ensure_site_active(site)
+    pages = Page.objects.select_for_update(of=("self",)).filter(
+        organization_id=site.organization_id, site=site
+    )
+    if page_ids is None:
+        pages = pages.filter(has_unpublished_changes=True)
+    else:
+        pages = pages.filter(id__in=page_ids)
+    # Locked in id order: two bulk publications of overlapping pages cannot deadlock.
+    locked = list(pages.select_related("scheduled_version").order_by("id"))
+    if page_ids is not None and len(locked) != len(set(page_ids)):
+        missing = sorted(str(i) for i in set(page_ids) - {page.id for page in locked})
+        raise NotFound("No such page in this site.", details={"pages": missing})
+    if not locked:
+        raise conflict("nothing_to_publish", "No page of this site has unpublished changes.")
+    for page in locked:
+        _ensure_may_write(page, actor)
+    pending = [page for page in locked if page.scheduled_version_id]
+    if pending and not replace_schedule:
+        raise _schedule_pending(pending)
+    now = timezone.now()
+    published = []
+    for page in locked:
+        one = _publish_locked(
+            actor=actor, page=page, message=message, go_live_at=go_live_at, expire_at=None, now=now
+        )
+        published.append((page, one.version))
+    state = SCHEDULED if go_live_at is not None and go_live_at > now else LIVE
+    deployment = None
+    if state == LIVE:
+        deployment = deployments.changes_published(
+            site=site, actor=actor, reason=f"published {len(published)} page(s)", now=now
+        )
+    return SitePublication(
+        state=state,
+        live_at=go_live_at if state == SCHEDULED else now,
+        published=published,
+        deployment=deployment,
+    )
 
 
 @transaction.atomic
 def page_unpublish(*, actor: User, page: Page) -> Page:
-    """Take the page down (and cancel a scheduled publication). Deployments already
-    built keep serving what they pinned until the next deployment."""
+    """Take the page down (and cancel a scheduled publication). If it was live, the live
+    site follows (:func:`deployments.changes_published`)."""
     page = lock_page(page)
     _ensure_may_write(page, actor)
+    was_live = page.live_version_id is not None
     page.live_version = None
     page.scheduled_version = None
     page.go_live_at = None
@@ -344,6 +478,13 @@ def page_unpublish(*, actor: User, page: Page) -> Page:
     audit_record(
         action="page.unpublished", actor=actor, organization_id=page.organization_id, target=page
     )
+    if was_live:
+        deployments.changes_published(
+            site=Site.objects.get(organization_id=page.organization_id, id=page.site_id),
+            actor=actor,
+            reason=f"unpublished {page.path}",
+            now=timezone.now(),
+        )
     return page
 
 
@@ -384,14 +525,18 @@ def _suspended_organizations() -> QuerySet[Organization]:
 
 
 def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, int]:
-    """Publish scheduled versions whose time has come; take expired pages down.
+    """Publish scheduled versions whose time has come; take expired pages down; then
+    deploy the sites whose published pages changed (:func:`deployments.deploy_pending`).
 
     Runs as the system (service context), one short transaction per batch. Rows are
     claimed ``FOR UPDATE SKIP LOCKED``: a concurrent run skips what this one holds,
     and once this one commits the rows no longer qualify — each publication
     happens exactly once. Pages of a suspended organization are not published (a
     suspended organization is read-only); they go live once it is lifted. Expiry still
-    takes pages down: content meant to go offline does, suspended or not.
+    takes pages down: content meant to go offline does, suspended or not (a suspended
+    organization's live site is not served at all, and it is deployed once lifted).
+    A go-live or an expiry marks its site's changes pending, so each site gets one
+    production deployment per run, however many of its pages changed.
     """
     now = now or timezone.now()
     done = {"published": 0, "expired": 0}
@@ -413,6 +558,7 @@ def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, i
                     target=page,
                     changes={"version": version.number, "scheduled": True},
                 )
+            deployments.changes_pending(site_ids={page.site_id for page in due}, now=now)
             done["published"] += len(due)
         if len(due) < batch:
             break
@@ -430,7 +576,9 @@ def publish_due(*, now: datetime | None = None, batch: int = 100) -> dict[str, i
                 audit_record(
                     action="page.expired", organization_id=page.organization_id, target=page
                 )
+            deployments.changes_pending(site_ids={page.site_id for page in expired}, now=now)
             done["expired"] += len(expired)
         if len(expired) < batch:
             break
+    done["deployed"] = deployments.deploy_pending(batch=batch)
     return done

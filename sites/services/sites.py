@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
@@ -17,6 +18,7 @@ from billing.quotas import quota_check_count
 from config.errors import Invalid, NotFound, conflict_on_duplicate, slug_taken
 from sites import content as blocks
 from sites.models import Page, Site, Template
+from sites.services import deployments
 
 UPDATABLE_FIELDS = ("name", "slug", "description", "settings")
 
@@ -165,3 +167,30 @@ def site_delete(*, actor: User, site: Site) -> None:
         changes={"slug": site.slug},
     )
     Site.objects.filter(organization_id=site.organization_id, id=site.id).delete()
+
+
+@transaction.atomic
+def site_set_production_locked(*, actor: User, site: Site, locked: bool) -> Site:
+    """Lock production (publishing stops deploying it; only a manual deployment moves
+    it) or unlock it. Unlocking with changes pending deploys them now (built-in host).
+    Idempotent. The caller checks ``deployment.production`` (admins)."""
+    site = Site.objects.select_for_update(of=("self",)).get(
+        organization_id=site.organization_id, id=site.id
+    )
+    if site.production_locked == locked:
+        return site
+    site.production_locked = locked
+    site.save(update_fields=["production_locked", "updated_at"])
+    audit_record(
+        action="site.production_locked" if locked else "site.production_unlocked",
+        actor=actor,
+        organization_id=site.organization_id,
+        target=site,
+        changes={"pending_changes": site.changes_pending_since is not None},
+    )
+    if not locked and site.changes_pending_since is not None:
+        deployments.changes_published(
+            site=site, actor=actor, reason="production unlocked", now=timezone.now()
+        )
+        site.refresh_from_db()
+    return site

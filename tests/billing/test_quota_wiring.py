@@ -42,17 +42,23 @@ def test_a_free_organization_gets_one_site_then_a_402(personas):
 
 
 def test_deployments_are_metered_per_month(personas):
+    """Automatic deployments (publishing on the built-in host) count like manual ones;
+    over the limit a publication still succeeds and production waits (pending)."""
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
-    publish(site, make_page(site, owner), owner)
+    page = make_page(site, owner)
     _override(personas.org, "deployments", 1)
+    publish(site, page, owner)  # production follows publishing: the one deployment
     url = f"/api/v1/orgs/acme/sites/{site.slug}/deployments/"
     client = personas.client("owner")
-    first = client.post(url, {"environment": "preview"}, format="json")
-    assert first.status_code == 202, first.content  # queued
-    second = client.post(url, {"environment": "production"}, format="json")
+    second = client.post(url, {"environment": "preview"}, format="json")
     assert second.status_code == 402, second.content
     assert second.json()["error"]["details"]["metric"] == "deployments"
+    assert _count(Deployment, personas.org) == 1
+    republished = client.post(f"/api/v1/orgs/acme/sites/{site.slug}/pages/{page.id}/publish/")
+    assert republished.status_code == 201, republished.content
+    assert republished.json()["deployment"] is None
+    assert client.get(f"/api/v1/orgs/acme/sites/{site.slug}/").json()["pending_changes"]
     assert _count(Deployment, personas.org) == 1
     with service_context(reason="test read"):
         counter = UsageCounter.objects.get(organization_id=personas.org.id, metric="deployments")

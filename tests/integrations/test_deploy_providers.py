@@ -20,7 +20,7 @@ from organizations.tenancy import service_context
 from sites.models import Deployment, Site
 from sites.services import deployments as deployment_services
 from tests.integrations.fakes import fake_api
-from tests.sites.support import make_page, make_site, publish
+from tests.sites.support import deploy_now, make_page, make_site, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,6 @@ def _fast(settings):
 def _site(personas, provider: str, base: str, **config) -> Site:
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
-    for path, body in (("/", "Welcome home"), ("/about", "About us")):
-        page = make_page(site, owner, path=path, body=body, title=body)
-        publish(site, page, owner)
     with service_context(reason="test fixture"):
         integration = Integration.objects.create(
             organization=personas.org,
@@ -49,6 +46,10 @@ def _site(personas, provider: str, base: str, **config) -> Site:
             credentials_encrypted=crypto.encrypt_json({"token": TOKEN}),
         )
         site_deployment_integration_set(actor=owner, site=site, integration=integration)
+    # Published on the external host: publishing deploys only the built-in host.
+    for path, body in (("/", "Welcome home"), ("/about", "About us")):
+        page = make_page(site, owner, path=path, body=body, title=body)
+        publish(site, page, owner)
     return site
 
 
@@ -196,8 +197,8 @@ def test_local_stays_the_default_and_only_deploy_providers_can_be_set(personas):
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
     page = make_page(site, owner)
-    publish(site, page, owner)
-    deployment = _deploy(personas, site)
+    publish(site, page, owner)  # the built-in host: publishing deploys production
+    deployment = deploy_now(site, owner)
     assert (deployment.provider, deployment.status, deployment.external_id) == (
         "local",
         "ready",

@@ -65,6 +65,10 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "streamed reply failed, once its caller lost the organization",
     "sites/services/pages.py:publish_due": "skips suspended organizations in its claim query "
     "(tests/sites/test_scheduling.py); expiry still takes pages down",
+    "sites/services/deployments.py:deploy_pending": "skips suspended organizations in its "
+    "claim query (tests/sites/test_live_follows_publishing.py)",
+    "sites/services/deployments.py:_as_deployer": "the scheduler's deployment builds as the "
+    "system: ensure_writable refuses a suspended organization",
 }
 
 

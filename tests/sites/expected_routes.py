@@ -25,10 +25,11 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"GET {ORG}sites/": EVERYONE,
     f"POST {ORG}sites/": MEMBERS,
     f"GET {SITE}": EVERYONE,
-    f"PATCH {SITE}": MEMBERS,
+    f"PATCH {SITE}": MEMBERS,  # production_locked: admins (body-dependent)
     f"DELETE {SITE}": ADMINS,
     f"POST {SITE}archive/": ADMINS,
     f"DELETE {SITE}archive/": ADMINS,
+    f"POST {SITE}publish/": MEMBERS,  # publishing drafts together (issue 22)
     f"GET {SITE}pages/": EVERYONE,
     f"POST {SITE}pages/": MEMBERS,
     f"GET {PAGE}": EVERYONE,

@@ -59,10 +59,30 @@ def publish(site: Site, page: Page, user: Any, **extra: Any) -> Any:
         return page_services.page_publish(actor=user, site=site, page=page, **extra)
 
 
+def build_queued(site: Site) -> list[Deployment]:
+    """Build the site's queued deployments now, as the worker would (its own code, in
+    this thread): e.g. the production deployment publishing started by itself."""
+    with service_context(reason="test read"):
+        queued = list(
+            Deployment.objects.filter(site_id=site.id, status="queued").values_list("id", flat=True)
+        )
+    for deployment_id in queued:
+        deployment_services.run_build(str(deployment_id))
+    with service_context(reason="test read"):
+        return list(Deployment.objects.filter(id__in=queued).order_by("created_at"))
+
+
 def deploy_now(site: Site, user: Any, environment: str = "production") -> Deployment:
-    """Create a deployment and build it now (the task's own code, called in this thread)."""
+    """A built deployment of what is published now: for production, the one publishing
+    already queued (the built-in host follows publishing) if there is one; otherwise
+    created by ``user`` and built now (the task's own code, called in this thread)."""
+    queued = None
     with service_context(reason="test fixture: deploy"):
-        deployment = deployment_services.deployment_create(
+        if environment == "production":
+            queued = Deployment.objects.filter(
+                site_id=site.id, environment=environment, status="queued"
+            ).first()
+        deployment = queued or deployment_services.deployment_create(
             actor=user, site=site, environment=environment
         )
     deployment_services.run_build(str(deployment.id))

@@ -27,7 +27,9 @@ from sites.models import (
     PageComment,
     PageVersion,
     Site,
+    Template,
 )
+from sites.services import sites as site_services
 from tests.operations.support import org_exists, org_fingerprint
 from tests.sites.makers import sites_world
 from tests.sites.support import (
@@ -70,6 +72,11 @@ def test_the_demo_seed_publishes_and_deploys_the_acme_site():
         thread = PageComment.objects.filter(page=home)
         assert thread.filter(parent__isnull=False).count() == 1
         assert site.template.is_public
+        # The shared Starter template is neutral: acme's text is only on acme's site.
+        starter = Template.objects.get(organization__slug="acme", slug="starter")
+        assert "acme" not in json.dumps(starter.pages).lower()
+        triggers = Deployment.objects.filter(site=site).values_list("trigger", flat=True)
+        assert list(triggers) == ["auto", "auto"]
     page = public_get("/p/acme/acme-studio/")
     assert page.status_code == 200
     assert b"rocket skates" in page.content and b"Order an anvil" in page.content
@@ -124,6 +131,8 @@ def test_purge_keeps_live_scheduled_latest_and_deployed_versions(personas):
     owner = personas.users["owner"]
     world = sites_world(personas)  # home: v1, pinned by the live deployment
     site, home = world["site"], world["page"]
+    with service_context(reason="test: production moves only when deployed here"):
+        site = site_services.site_set_production_locked(actor=owner, site=site, locked=True)
     with time_machine.travel(timezone.now() - timedelta(days=40)):
         for _ in range(3):
             publish(site, home, owner)  # v2..v4, old

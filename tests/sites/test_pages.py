@@ -190,6 +190,9 @@ def test_a_site_from_another_orgs_public_template_gets_a_copy(personas):
     admin.patch(f"/api/v1/orgs/acme/templates/{template.id}/", {"is_public": True}, format="json")
     public = personas.client("outsider").get("/api/v1/templates/").json()["results"]
     assert [t["slug"] for t in public] == ["matrix-template"]
+    # The picker shows what the template contains: its pages and their blocks.
+    assert (public[0]["page_count"], public[0]["block_count"]) == (1, 2)
+    assert public[0]["contents"] == [{"path": "/", "title": "Matrix home", "blocks": 2}]
 
     created = personas.client("outsider").post(
         "/api/v1/orgs/globex/sites/",

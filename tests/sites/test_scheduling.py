@@ -58,7 +58,7 @@ def test_an_expired_page_is_taken_down(personas):
         page = make_page(site, owner)
         publish(site, page, owner, expire_at=NOW + timedelta(days=1))
     with time_machine.travel(NOW + timedelta(days=1, seconds=1), tick=False):
-        assert publish_due() == {"published": 0, "expired": 1}
+        assert publish_due() == {"published": 0, "expired": 1, "deployed": 0}
     expired = get(Page, id=page.id)
     assert (expired.status, expired.live_version_id) == ("archived", None)
 
@@ -101,7 +101,10 @@ def test_two_concurrent_scheduler_runs_publish_once(personas):
     finally:
         post_save.disconnect(hold_run_a, sender=Page)
 
-    assert results == {"a": {"published": 1, "expired": 0}, "b": {"published": 0, "expired": 0}}
+    assert results == {
+        "a": {"published": 1, "expired": 0, "deployed": 1},
+        "b": {"published": 0, "expired": 0, "deployed": 0},
+    }
     assert audit_actions(personas.org, "page.published") == ["page.published"]
     assert get(Page, "live_version", id=page.id).live_version.number == 1
 
@@ -150,8 +153,8 @@ def test_the_scheduler_skips_a_page_another_transaction_holds(personas):
         editor.join(10)
     run.join(10)
     assert not blocked, "the scheduler waited for a row another transaction holds"
-    assert results == [{"published": 0, "expired": 0}]
-    assert publish_due(now=later) == {"published": 1, "expired": 0}
+    assert results == [{"published": 0, "expired": 0, "deployed": 0}]
+    assert publish_due(now=later) == {"published": 1, "expired": 0, "deployed": 1}
 
 
 @pytest.mark.django_db
@@ -168,8 +171,8 @@ def test_a_suspended_organization_s_scheduled_page_waits_until_it_is_lifted(pers
     with service_context(reason="test: suspend"):
         organization_set_suspended(actor=staff, organization=personas.org, suspended=True)
     with time_machine.travel(NOW + timedelta(hours=2), tick=False):
-        assert publish_due() == {"published": 0, "expired": 0}
+        assert publish_due() == {"published": 0, "expired": 0, "deployed": 0}
         assert get(Page, id=page.id).live_version_id is None
         with service_context(reason="test: lift"):
             organization_set_suspended(actor=staff, organization=personas.org, suspended=False)
-        assert publish_due() == {"published": 1, "expired": 0}
+        assert publish_due() == {"published": 1, "expired": 0, "deployed": 1}

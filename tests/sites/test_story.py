@@ -1,8 +1,9 @@
 """Acceptance 1: the whole story over HTTP.
 
-Create a site and a page, publish v1 and v2, deploy to production (pins v2),
-publish v3 — the live site still serves v2; deploy again — it serves v3; roll
-back — it serves v2 again, without a rebuild.
+Create a site and a page, publish v1 — production follows by itself (the
+built-in host; issue 22); publish v2 — it serves v2; roll back to v1's
+deployment — it serves v1 again, without a rebuild, and production is locked:
+publishing v3 waits until a manual deployment serves it.
 """
 
 from __future__ import annotations
@@ -53,30 +54,26 @@ def test_publish_deploy_and_roll_back_over_http(personas):
     page_id, etag = page.json()["id"], page["ETag"]
 
     v1 = admin.post(page_url(page_id, "publish/"), {"message": "v1"}, format="json")
-    assert (v1.status_code, v1.json()["number"]) == (201, 1)
+    assert (v1.status_code, v1.json()["number"], v1.json()["state"]) == (201, 1, "live")
+    run_worker()  # the production deployment publishing started
+    first = admin.get(site_url("shop", f"deployments/{v1.json()['deployment']}/")).json()
+    assert (first["status"], first["progress"], first["live"]) == ("ready", 100, True)
+    assert (first["trigger"], first["pages"]) == (
+        "auto",
+        [{"path": "/", "page": page_id, "version": 1}],
+    )
+    assert "rendered /" in first["log"]
+    live = public_get("/p/acme/shop/")
+    assert live.status_code == 200
+    assert b"<title>Welcome</title>" in live.content and b"first words" in live.content
+
     edited = _edit(admin, page_id, etag, "second words")
     assert edited.status_code == 200, edited.json()
     assert edited["ETag"] != etag
     v2 = admin.post(page_url(page_id, "publish/"), {"message": "v2"}, format="json")
     assert v2.json()["number"] == 2
-
-    first = _deploy(admin)
-    assert (first["status"], first["progress"], first["live"]) == ("ready", 100, True)
-    assert first["pages"] == [{"path": "/", "page": page_id, "version": 2}]
-    assert "rendered /" in first["log"]
-    live = public_get("/p/acme/shop/")
-    assert live.status_code == 200
-    assert b"<title>Welcome</title>" in live.content and b"second words" in live.content
-
-    _edit(admin, page_id, edited["ETag"], "third words")
-    v3 = admin.post(page_url(page_id, "publish/"), {"message": "v3"}, format="json")
-    assert v3.json()["number"] == 3
-    still = public_get("/p/acme/shop/")
-    assert b"second words" in still.content and b"third words" not in still.content
-
-    second = _deploy(admin)
-    assert second["pages"][0]["version"] == 3
-    assert b"third words" in public_get("/p/acme/shop/").content
+    run_worker()
+    assert b"second words" in public_get("/p/acme/shop/").content  # followed by itself
 
     deployments_before = count(Deployment, site__slug="shop")
     pinned_before = count(DeploymentPage)
@@ -86,18 +83,33 @@ def test_publish_deploy_and_roll_back_over_http(personas):
     assert rolled.json()["live"] is True
 
     back = public_get("/p/acme/shop/")
-    assert b"second words" in back.content and b"third words" not in back.content
+    assert b"first words" in back.content and b"second words" not in back.content
     # No rebuild: no new deployment, no new pinned rows, no task queued.
     assert count(Deployment, site__slug="shop") == deployments_before == 2
     assert count(DeploymentPage) == pinned_before
     assert DBTaskResult.objects.count() == tasks_before
-    assert admin.get(site_url("shop")).json()["live_deployment"] == first["id"]
+    site = admin.get(site_url("shop")).json()
+    assert site["live_deployment"] == first["id"]
+    assert (site["production_locked"], site["pending_changes"]) == (True, True)
+
+    # Locked by the rollback: a publication waits for a manual deployment.
+    _edit(admin, page_id, edited["ETag"], "third words")
+    v3 = admin.post(page_url(page_id, "publish/"), {"message": "v3"}, format="json")
+    assert (v3.json()["number"], v3.json()["deployment"]) == (3, None)
+    run_worker()
+    assert b"third words" not in public_get("/p/acme/shop/").content
+    third = _deploy(admin)
+    assert (third["trigger"], third["pages"][0]["version"]) == ("manual", 3)
+    back = public_get("/p/acme/shop/")
+    assert b"third words" in back.content
     assert audit_actions(personas.org, "deployment.") == [
         "deployment.created",
         "deployment.ready",
         "deployment.created",
         "deployment.ready",
         "deployment.rolled_back",
+        "deployment.created",
+        "deployment.ready",
     ]
     # The live page's HTML is kept per answer of the database: a renamed site is a new
     # answer, so the same pinned version shows the new name at once.

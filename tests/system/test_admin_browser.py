@@ -10,9 +10,12 @@ secret comes back from ``POST /api/v1/me/mfa/totp/``), then, in the browser:
   secret) let them in;
 * filters the audit log by organization (the sidebar's organization filter,
   ``?org=globex``): only globex's events are listed, and no suspension yet;
-* suspends ``globex`` through the organization list's action dropdown;
+* suspends ``globex`` through the organization list's action dropdown, giving the
+  reason the intermediate page asks for;
 * finds the suspension (``org.suspended``, actor the staff member) in globex's audit log,
-  and the elevation it ran in (``system.elevated``, reason ``admin POST ...``).
+  and the elevation it ran in (``system.elevated``, reason ``admin POST ...``);
+* follows globex's support links (its members), checks the member count under a
+  search, reads a user's MFA state and links, and ends their sessions with a reason.
 
 Screenshots of the pages go to ``tests/browser/screens/`` (gitignored) for review.
 Chromium and its driver are Debian's packages (``make test-system`` installs them).
@@ -243,6 +246,13 @@ def test_staff_sign_in_with_totp_filter_the_audit_log_and_suspend_an_organizatio
     row.find_element(By.CSS_SELECTOR, "input.action-select").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("suspend")
     browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    # A support action asks why first (an intermediate page); the reason is audited.
+    wait_for(browser, "#action-reason-form")
+    assert_styled(browser)
+    assert "globex" in browser.find_element(By.ID, "action-targets").text.lower()
+    browser.find_element(By.NAME, "reason").send_keys("browser test: chargeback")
+    screenshot(browser, "05b-suspend-reason")
+    browser.find_element(By.CSS_SELECTOR, "#action-reason-form input[name=apply]").click()
     message = wait_for(browser, ".messagelist .success")
     assert message.text.strip() == "Suspended: 1", message.text
     row = browser.find_element(
@@ -287,6 +297,51 @@ def test_staff_sign_in_with_totp_filter_the_audit_log_and_suspend_an_organizatio
     suspended_at = browser.find_element(By.CSS_SELECTOR, ".field-suspended_at .readonly").text
     assert suspended_at.strip() not in ("", "-"), suspended_at
     screenshot(browser, "09-organization-change")
+
+    # --- from the organization: its members, projects, sites, subscription, audit log ---
+    links = browser.find_element(By.CSS_SELECTOR, ".field-support_links .readonly")
+    assert [a.text for a in links.find_elements(By.TAG_NAME, "a")] == [
+        "Members",
+        "Invitations",
+        "Projects",
+        "Sites",
+        "Subscription",
+        "Audit log",
+    ]
+    links.find_element(By.LINK_TEXT, "Members").click()
+    wait_for(browser, "#result_list")
+    assert "org=globex" in browser.current_url
+    member_rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    screenshot(browser, "10-organization-members")
+
+    # --- the member count is the number of members, also under a search ---
+    browser.get(f"{admin}organizations/organization/?q=globex")
+    wait_for(browser, "#result_list")
+    count = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr .field-member_count")
+    assert count.text.strip() == str(len(member_rows)), (count.text, len(member_rows))
+
+    # --- from a user: organizations, sessions, MFA state; end their sessions ---
+    browser.get(f"{admin}accounts/user/?q=member%40acme.test")
+    wait_for(browser, "#result_list")
+    browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a").click()
+    wait_for(browser, "#user_form")
+    assert browser.find_element(By.CSS_SELECTOR, ".field-mfa_state .readonly").text == "Off"
+    assert "Organizations (" in browser.find_element(By.CSS_SELECTOR, ".field-support_links").text
+    screenshot(browser, "11-user-support")
+    browser.get(f"{admin}accounts/user/?q=member%40acme.test")
+    wait_for(browser, "#result_list")
+    browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr input.action-select").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("end_sessions")
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    wait_for(browser, "#action-reason-form")
+    browser.find_element(By.NAME, "reason").send_keys("browser test: stolen laptop")
+    browser.find_element(By.CSS_SELECTOR, "#action-reason-form input[name=apply]").click()
+    message = wait_for(browser, ".messagelist .success")
+    assert message.text.strip() == "Sessions ended: 1", message.text
+    browser.get(f"{admin}audit/auditevent/?action=user.sessions_ended")
+    wait_for(browser, "#result_list")
+    assert [row["action"] for row in rows(browser)] == ["user.sessions_ended"], rows(browser)
+    screenshot(browser, "12-sessions-ended")
 
     # Nothing on the server side went wrong on the way.
     assert " 500 " not in server.log(), server.log()
