@@ -9,5 +9,14 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from integrations import providers
         from integrations.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
+        from organizations import hooks
 
         providers.register()  # Netlify/Vercel deployment adapters for sites
+        hooks.register(hooks.SERVE_BANNER, serve_banner)
+
+
+def serve_banner(*, base_url: str) -> list[str]:
+    """``manage.py serve``'s line for the demo API key ``seed`` creates."""
+    from integrations.apikeys import DEMO_API_KEY
+
+    return [f"Demo API key {DEMO_API_KEY}   (acme, member role; development only)"]

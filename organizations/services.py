@@ -20,8 +20,8 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from audit.services import audit_record
-from billing.quotas import quota_check_count
 from config.errors import Conflict, Forbidden, Invalid, NotFound, conflict_on_duplicate, slug_taken
+from organizations import hooks
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
 from organizations.tenancy import ensure_writable, service_context, staff_acting
@@ -47,10 +47,8 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
         with conflict_on_duplicate(slug_taken()):
             org = Organization.objects.create(name=name, slug=slug)
         membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
-        # Billing: every organization starts with its (free) subscription row.
-        from billing.services import subscription_create_free
-
-        subscription_create_free(organization_id=org.id)
+        # Higher apps answer here, in this transaction (billing: the free subscription).
+        hooks.run(hooks.ORGANIZATION_CREATED, organization=org, actor=actor)
         audit_record(
             action="org.created",
             actor=actor,
@@ -324,8 +322,8 @@ def invitation_create(
         organization_id=organization_id, user__email__iexact=email
     ).exists():
         raise Conflict("This person is already a member.", code="already_member")
-    # Billing: members + open invitations count against the plan's `members` limit.
-    quota_check_count(organization_id=organization_id, metric="members")
+    # Higher apps may refuse here (billing: members + open invitations against the plan).
+    hooks.run(hooks.MEMBERS_ADDING, organization_id=organization_id, adding=1)
     with conflict_on_duplicate(
         Conflict(
             "There is already an open invitation for this address; resend it instead.",
