@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -7,12 +9,22 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from billing.quotas import register_counter
         from integrations import providers
         from integrations.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
         from organizations import hooks
 
         providers.register()  # Netlify/Vercel deployment adapters for sites
         hooks.register(hooks.SERVE_BANNER, serve_banner)
+        # Billing meters what the domain apps report (billing imports no integrations model).
+        register_counter("webhook_endpoints", count_webhook_endpoints)
+
+
+def count_webhook_endpoints(organization_id: Any) -> int:
+    """Endpoints are created and read by admins and up: counted as the caller."""
+    from integrations.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(organization_id=organization_id).count()
 
 
 def serve_banner(*, base_url: str) -> list[str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from organizations.models import Organization
+from billing.plans import CATALOG
+from organizations.models import Membership, Organization
 from organizations.operations.scale_seed import EPOCH
 from organizations.seeding import scale_slug
 from projects.models import Favorite, Project, ProjectMember
@@ -223,3 +224,23 @@ def seed_demo(ctx: dict[str, Any]) -> None:
                     actor=creator, project=project, type="project.export", parameters={}
                 )
                 runner.run(job.id)
+    globex = Organization.objects.filter(slug="globex").first()
+    if globex is not None:
+        _globex_at_its_project_limit(globex, project_create=project_create)
+
+
+def _globex_at_its_project_limit(globex: Organization, *, project_create: Any) -> None:
+    """``globex`` (on ``free``) gets prototypes up to the plan's project limit, so creating
+    one more shows the 402. Projects seed their own part of billing's demo: billing
+    imports no domain app."""
+    owner = Membership.objects.filter(organization=globex, role="owner").select_related("user")
+    limit = CATALOG["free"]["projects"]
+    have = Project.objects.filter(organization=globex).count()  # seeded in the service context
+    for n in range(have + 1, limit + 1):
+        project_create(
+            actor=owner.first().user,
+            organization_id=globex.id,
+            actor_project_role="manager",
+            name=f"Prototype {n}",
+            slug=f"prototype-{n}",
+        )
