@@ -30,10 +30,12 @@ from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import usage_consume
 from config.errors import DomainError, conflict_on_duplicate
+from integrations.models import Integration
 from organizations.tenancy import service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
 from sites.providers import BuildFailed, BuildResult, BuildSpec, PinnedPage, get_provider
+from sites.public import render_page_html
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +106,6 @@ def deployment_create(
 def _integration_provider(site: Site) -> str:
     """The provider of the site's deployment integration (Netlify/Vercel), read under
     the caller's claims."""
-    from integrations.models import Integration
-
     found = (
         Integration.objects.filter(
             organization_id=site.organization_id, id=site.deployment_integration_id
@@ -272,6 +272,7 @@ def _spec(row: dict) -> BuildSpec:
         environment=row["environment"],
         integration_id=site.deployment_integration_id,
         created_by_id=row["created_by_id"],
+        render_page_html=render_page_html,
         pages=[
             PinnedPage(
                 path=path,
