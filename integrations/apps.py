@@ -9,6 +9,7 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from audit import events
         from billing.quotas import register_counter
         from integrations import providers
         from integrations.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
@@ -16,6 +17,8 @@ class IntegrationsConfig(AppConfig):
 
         providers.register()  # Netlify/Vercel deployment adapters for sites
         hooks.register(hooks.SERVE_BANNER, serve_banner)
+        # Outbound webhooks consume the audit trail's committed events (audit.events).
+        events.subscribe(fan_out_committed, when=events.org_event)
         # Billing meters what the domain apps report (billing imports no integrations model).
         register_counter("webhook_endpoints", count_webhook_endpoints)
 
@@ -32,3 +35,10 @@ def serve_banner(*, base_url: str) -> list[str]:
     from integrations.apikeys import DEMO_API_KEY
 
     return [f"Demo API key {DEMO_API_KEY}   (acme, member role; development only)"]
+
+
+def fan_out_committed(event: Any, *, using: str) -> None:
+    """Create the webhook deliveries of a committed organization event."""
+    from integrations.webhooks import fan_out
+
+    fan_out(event.id, using=using)
