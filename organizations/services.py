@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from accounts.services import require_verified_email
 from audit.services import audit_record
 from config.errors import Conflict, Forbidden, Invalid, NotFound, conflict_on_duplicate, slug_taken
 from organizations import hooks
@@ -38,8 +39,6 @@ def _validate_slug(slug: str) -> str:
 
 def organization_create(*, actor: User, name: str, slug: str | None = None) -> Organization:
     """Create an organization; ``actor`` becomes its first owner."""
-    from accounts.services import require_verified_email
-
     require_verified_email(user=actor, action="organization.create")
     slug = _validate_slug(slug or name)
     # The creator is not a member yet, so no tenant policy can admit the insert.
@@ -388,8 +387,6 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
 def invitation_accept(*, user: User, token: str) -> Membership:
     """Join the organization an invitation is for. The invitee is not a member
     yet, so the lookup by token runs in the service context."""
-    from accounts.services import require_verified_email
-
     require_verified_email(user=user, action="invitation.accept")
     with service_context(reason="invitation accept", actor=user):
         invitation = (
