@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit import events
 from audit.models import AuditEvent
 from config.api.request_context import current_client, current_request_id
-from organizations.tenancy import staff_acting
+from organizations.acting import staff_acting
 
 
 def audit_record(
