@@ -88,9 +88,11 @@ test-citus: $(STAMP)
 bench: $(BENCH_STAMP) db-start
 	@$(PY) bench/run.py $(BENCH_ARGS)
 
+# Style, then the layers (import-linter contracts in pyproject.toml; docs/architecture.md).
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	@$(VENV)/bin/ruff format .

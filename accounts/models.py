@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -34,6 +36,13 @@ class UserManager(BaseUserManager["User"]):
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         return self.create_user(email, password, is_staff=True, is_superuser=True, **extra)
+
+
+# What ``User.save`` runs, in the transaction that stores a new password hash:
+# ``accounts.services.password_changed_sessions_end``, registered by
+# ``AccountsConfig.ready`` (the model names the hook point; the service layer above
+# it registers, so models do not import services: that was a cycle).
+PASSWORD_CHANGED: list[Callable[..., Any]] = []
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -109,11 +118,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         if not password_changed:
             super().save(*args, **kwargs)
         else:
-            from accounts.services import password_changed_sessions_end
-
+            if not PASSWORD_CHANGED:
+                # SECURITY: fail closed: never store a new password without ending sessions.
+                raise ImproperlyConfigured("No password-changed hook is registered (accounts)")
             with transaction.atomic():
                 super().save(*args, **kwargs)
-                password_changed_sessions_end(user=self)
+                for hook in PASSWORD_CHANGED:
+                    hook(user=self)
         if writes_hash:
             # What every other read of this user sees (session auth hash, reset
             # tokens): the fingerprint, not the hash this process just wrote.

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import RecoveryCode, Session, TOTPDevice, User, UserSettings
 from accounts.tokens import token_pair, token_pair_again, token_response
 from audit.services import audit_record
-from config.api.middleware import current_client
+from config.api.request_context import current_client
 from config.errors import Conflict, Forbidden, Invalid, conflict_on_duplicate
 from organizations.tenancy import service_context, set_user_claim, staff_acting
 

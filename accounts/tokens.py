@@ -16,11 +16,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts.models import Session
+from accounts.models import Session, User
 
 _ACCESS_JTI_NAMESPACE = uuid.UUID("6f1c1d1e-5b0a-4c52-9d36-8c0f3b8f2a41")
 
@@ -65,10 +66,20 @@ def token_pair_again(session: Session) -> dict[str, str]:
     return {"access": str(access), "refresh": str(refresh)}
 
 
+class TokenUserSerializer(serializers.ModelSerializer):
+    """The user as every token response shows it (here, beside the response it is part
+    of, so that tokens do not import the API serializers: that was a cycle)."""
+
+    email_verified = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "avatar_url", "is_staff", "email_verified", "mfa_enabled"]
+        read_only_fields = fields
+
+
 def token_response(session: Session, pair: dict[str, str], user: Any) -> dict[str, Any]:
     """The body of every sign-in and refresh: the pair, lifetimes in seconds, the user."""
-    from accounts.api.serializers import TokenUserSerializer
-
     return {
         **pair,
         "access_expires_in": int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),

@@ -9,9 +9,10 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
+from audit import events
 from audit.models import AuditEvent
-from config.api.middleware import current_client, current_request_id
-from organizations.tenancy import staff_acting
+from config.api.request_context import current_client, current_request_id
+from organizations.acting import staff_acting
 
 
 def audit_record(
@@ -62,11 +63,8 @@ def audit_record(
         created_at=timezone.now(),
     )
     event.save(using=using, force_insert=True)
-    if organization_id is not None and not action.startswith("system."):
-        # Outbound webhooks: fan the event out once it is committed (integrations.webhooks).
-        from integrations.webhooks import fan_out_on_commit
-
-        fan_out_on_commit(event.id, using=using)
+    # The events seam: subscribers (outbound webhooks, ...) get the event after commit.
+    events.announce_on_commit(event, using=using)
     return event
 
 

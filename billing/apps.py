@@ -11,6 +11,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from organizations import hooks
         from organizations.api.base import AFTER_AUTHORIZE
 
         # Runs after organizations' grant_runtime_privileges (billing comes later in
@@ -19,6 +20,10 @@ class BillingConfig(AppConfig):
             revoke_catalog_writes, sender=self, dispatch_uid="billing_revoke_catalog_writes"
         )
         AFTER_AUTHORIZE.append(count_api_call)
+        # Tenancy announces, billing answers (organizations.hooks; inside the caller's
+        # transaction, so a refusal rolls the write back).
+        hooks.register(hooks.ORGANIZATION_CREATED, start_free_subscription)
+        hooks.register(hooks.MEMBERS_ADDING, check_members_quota)
 
 
 def revoke_catalog_writes(using: str = "default", **kwargs: Any) -> None:
@@ -42,6 +47,20 @@ def revoke_catalog_writes(using: str = "default", **kwargs: Any) -> None:
                 app_role
             )
         )
+
+
+def start_free_subscription(*, organization: Any, actor: Any) -> None:
+    """Every organization starts with its (free) subscription row."""
+    from billing.services import subscription_create_free
+
+    subscription_create_free(organization_id=organization.id)
+
+
+def check_members_quota(*, organization_id: Any, adding: int) -> None:
+    """Members + open invitations count against the plan's ``members`` limit (402)."""
+    from billing.quotas import quota_check_count
+
+    quota_check_count(organization_id=organization_id, metric="members", adding=adding)
 
 
 def count_api_call(view: Any, request: Any) -> None:

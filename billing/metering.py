@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 
 from billing.errors import QuotaExceeded
+from billing.quotas import _quota_state, period_start, record_usage
 
 
 @dataclass
@@ -56,8 +57,6 @@ def reset() -> None:
 def api_call(organization_id: uuid.UUID) -> None:
     """Count one API call of ``organization_id``; refuse (402) once the month's limit is
     used up. Flushes the organization's buffer when it is full or old."""
-    from billing.quotas import _quota_state, period_start, record_usage
-
     period = period_start()
     with _lock:
         buffer = _buffers.setdefault(organization_id, _Buffer())

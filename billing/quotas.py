@@ -47,6 +47,7 @@ from django.utils import timezone
 from billing.errors import QuotaExceeded
 from billing.models import COUNTED_METRICS, METERED_METRICS, METRICS, Plan, QuotaOverride
 from billing.plans import CATALOG, effective_plan_code
+from organizations.models import Invitation, Membership
 
 __all__ = [
     "COUNTERS",
@@ -58,7 +59,6 @@ __all__ = [
     "record_usage",
     "register_counter",
     "usage_consume",
-    "usage_for",
     "usage_release",
     "usage_reserve",
     "usage_settle",
@@ -171,24 +171,7 @@ def _counted_in_sql(metric: str, fallback: Counter) -> Counter:
     return count
 
 
-def _projects(organization_id: uuid.UUID) -> int:
-    from projects.models import Project
-
-    return Project.objects.filter(organization_id=organization_id).count()
-
-
-def _storage_bytes(organization_id: uuid.UUID) -> int:
-    from django.db.models import Sum
-
-    from projects.models import Asset
-
-    total = Asset.objects.filter(organization_id=organization_id).aggregate(n=Sum("size"))["n"]
-    return int(total or 0)
-
-
 def _members(organization_id: uuid.UUID) -> int:
-    from organizations.models import Invitation, Membership
-
     pending = Invitation.objects.filter(
         organization_id=organization_id,
         accepted_at__isnull=True,
@@ -198,41 +181,27 @@ def _members(organization_id: uuid.UUID) -> int:
     return Membership.objects.filter(organization_id=organization_id).count() + pending
 
 
-def _sites(organization_id: uuid.UUID) -> int:
-    from sites.models import Site  # every role reads every site: counted as the caller
-
-    return Site.objects.filter(organization_id=organization_id).count()
-
-
-def _webhook_endpoints(organization_id: uuid.UUID) -> int:
-    from integrations.models import WebhookEndpoint  # created and read by admins and up
-
-    return WebhookEndpoint.objects.filter(organization_id=organization_id).count()
-
-
-# metric -> how many the organization holds now.
+# metric -> how many the organization holds now. The domain apps register theirs
+# (projects, storage_bytes, sites, webhook_endpoints) in their ``AppConfig.ready``:
+# billing imports no domain model. Members belong to organizations, below billing.
 COUNTERS: dict[str, Counter] = {
-    "projects": _counted_in_sql("projects", _projects),
     "members": _counted_in_sql("members", _members),
-    "storage_bytes": _counted_in_sql("storage_bytes", _storage_bytes),
-    "sites": _sites,
-    "webhook_endpoints": _webhook_endpoints,
 }
 
 
-def register_counter(metric: str, counter: Counter) -> None:
-    """Say how to count a counted metric, e.g. in an app's ``ready()``::
+def register_counter(metric: str, counter: Counter, *, counted_in_sql: bool = False) -> None:
+    """Say how to count a counted metric; domain apps call it in their ``ready()``::
 
-        register_counter(
-            "sites", lambda org_id: Site.objects.filter(organization_id=org_id).count()
-        )
+        register_counter("sites", count_sites)  # sites/apps.py
 
     The counter runs as the caller; if some rows are hidden from some roles by RLS,
-    count them in ``app.billing_count`` instead (as projects are).
+    count them in ``app.billing_count`` and pass ``counted_in_sql=True``: the SQL
+    function answers, and ``counter`` runs only where it answers NULL (the service
+    context), as for projects.
     """
     if metric not in COUNTED_METRICS:
         raise ValueError(f"{metric!r} is not a counted metric")
-    COUNTERS[metric] = counter
+    COUNTERS[metric] = _counted_in_sql(metric, counter) if counted_in_sql else counter
 
 
 def quota_check_count(*, organization_id: uuid.UUID, metric: str, adding: int = 1) -> None:
@@ -404,30 +373,4 @@ def usage_release(*, reservation: Reservation) -> int:
         metric=reservation.metric,
         amount=-reservation.amount,
         period=reservation.period,
-    )
-
-
-# --- reports ----------------------------------------------------------------------------
-
-
-def usage_for(organization_id: uuid.UUID) -> dict[str, int]:
-    """What the organization uses of every metric (counted now; metered this month)."""
-    usage = {metric: COUNTERS[metric](organization_id) for metric in sorted(COUNTED_METRICS)}
-    period = period_start()
-    rows = dict(_metered_rows(organization_id, period))
-    from billing.metering import pending_api_calls
-
-    for metric in sorted(METERED_METRICS):
-        usage[metric] = int(rows.get(metric, 0))
-    usage["api_calls"] += pending_api_calls(organization_id)
-    return {metric: usage[metric] for metric in METRICS}
-
-
-def _metered_rows(organization_id: uuid.UUID, period: date) -> list[tuple[str, int]]:
-    from billing.models import UsageCounter
-
-    return list(
-        UsageCounter.objects.filter(
-            organization_id=organization_id, period_start=period
-        ).values_list("metric", "used")
     )

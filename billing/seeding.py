@@ -1,5 +1,6 @@
 """Billing demo data: ``acme`` on ``pro`` (active) with two paid invoices; ``globex``
-on ``free`` at its project limit, so creating one more project shows the 402.
+stays on ``free`` (``projects.seeding`` fills it to its project limit, so creating one
+more project shows the 402: billing imports no domain app).
 ``seed --scale`` organizations get the unlimited ``enterprise`` plan: load tests
 measure the platform, not the quotas."""
 
@@ -12,7 +13,6 @@ from django.utils import timezone
 
 from billing.models import Invoice, Subscription
 from billing.plans import CATALOG
-from billing.quotas import COUNTERS
 from billing.services import invoice_upsert, subscription_apply
 from organizations.models import Organization
 
@@ -23,7 +23,7 @@ def seed_demo(ctx: dict[str, Any]) -> None:
         _acme_on_pro(acme)
     globex = Organization.objects.filter(slug="globex").first()
     if globex is not None:
-        _globex_at_its_project_limit(globex)
+        _globex_on_free(globex)
 
 
 def _acme_on_pro(acme: Organization) -> None:
@@ -68,22 +68,8 @@ def _acme_on_pro(acme: Organization) -> None:
         )
 
 
-def _globex_at_its_project_limit(globex: Organization) -> None:
-    from organizations.models import Membership
-    from projects.services.projects import project_create
-
+def _globex_on_free(globex: Organization) -> None:
     Subscription.objects.get_or_create(organization_id=globex.id)
-    owner = Membership.objects.filter(organization=globex, role="owner").select_related("user")
-    limit = CATALOG["free"]["projects"]
-    have = COUNTERS["projects"](globex.id)
-    for n in range(have + 1, limit + 1):
-        project_create(
-            actor=owner.first().user,
-            organization_id=globex.id,
-            actor_project_role="manager",
-            name=f"Prototype {n}",
-            slug=f"prototype-{n}",
-        )
 
 
 def seed_scale(ctx: Any) -> None:

@@ -9,9 +9,33 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
-from billing.models import CostEstimate, Invoice, Subscription
-from billing.quotas import limits_for, period_start, usage_for
+from billing.metering import pending_api_calls
+from billing.models import (
+    COUNTED_METRICS,
+    METERED_METRICS,
+    METRICS,
+    CostEstimate,
+    Invoice,
+    Subscription,
+    UsageCounter,
+)
+from billing.quotas import COUNTERS, limits_for, period_start
 from billing.stripe_client import stripe_configured
+
+
+def usage_for(organization_id: uuid.UUID) -> dict[str, int]:
+    """What the organization uses of every metric (counted now; metered this month, with
+    this process's buffered API calls)."""
+    usage = {metric: COUNTERS[metric](organization_id) for metric in sorted(COUNTED_METRICS)}
+    rows = dict(
+        UsageCounter.objects.filter(
+            organization_id=organization_id, period_start=period_start()
+        ).values_list("metric", "used")
+    )
+    for metric in sorted(METERED_METRICS):
+        usage[metric] = int(rows.get(metric, 0))
+    usage["api_calls"] += pending_api_calls(organization_id)
+    return {metric: usage[metric] for metric in METRICS}
 
 
 def usage_report(*, organization_id: uuid.UUID) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.errors import DomainError
+from organizations.models import Organization  # the staff console is tenant-aware
 
 SITE_HEADER = "SaaS platform — staff"
 
@@ -32,8 +33,6 @@ class OrganizationFilter(admin.SimpleListFilter):
     LIMIT = 100
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        from organizations.models import Organization
-
         rows = Organization.objects.order_by("slug").values_list("slug", "name")[: self.LIMIT]
         return [(slug, f"{name} ({slug})") for slug, name in rows]
 
@@ -45,8 +44,6 @@ class OrganizationFilter(admin.SimpleListFilter):
 
 def organization_field(model: type) -> Any:
     """The model's ``organization`` foreign key, if it is a tenant model."""
-    from organizations.models import Organization
-
     field = next((f for f in model._meta.concrete_fields if f.name == "organization"), None)
     return field if field is not None and field.related_model is Organization else None
 

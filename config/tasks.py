@@ -18,7 +18,7 @@ from django_tasks import signals as task_signals
 from django_tasks.base import Task, TaskResult
 from django_tasks_db import DatabaseBackend as _DatabaseBackend
 
-from config.api.middleware import (
+from config.api.request_context import (
     current_request_id,
     reset_request_id,
     safe_request_id,

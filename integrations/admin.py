@@ -12,8 +12,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.admin import ReadOnlyActionsAdmin, ReadOnlyTabularInline, apply_to_each
-from integrations import services
+from config.admin import ReadOnlyTabularInline, apply_to_each
+from integrations import (
+    admin_sync,  # noqa: F401 - registers the mappings, sync jobs and records screens
+    services,
+)
+from integrations.admin_base import RedactedReadOnlyAdmin
 from integrations.models import (
     ApiKey,
     Integration,
@@ -23,21 +27,6 @@ from integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-
-SECRET_COLUMNS = {
-    "hashed_key",
-    "credentials_encrypted",
-    "secret_encrypted",
-    "previous_secret_encrypted",
-    "value_encrypted",
-}
-
-
-class RedactedReadOnlyAdmin(ReadOnlyActionsAdmin):
-    """Every column but the secret ones, read-only."""
-
-    # SECURITY: the secret columns are never rendered, not even as form fields.
-    hidden_fields = SECRET_COLUMNS
 
 
 @admin.register(ApiKey)
@@ -131,7 +120,3 @@ class WebhookDeliveryAdmin(RedactedReadOnlyAdmin):
             "Replayed",
             lambda d: services.webhook_delivery_replay(actor=request.user, delivery=d),
         )
-
-
-# Mappings, sync jobs and synced records (issue 12 section 5).
-from integrations import admin_sync  # noqa: E402, F401

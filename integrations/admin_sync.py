@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from config.admin import apply_to_each
 from integrations import sync
-from integrations.admin import RedactedReadOnlyAdmin
+from integrations.admin_base import RedactedReadOnlyAdmin
 from integrations.models import DataMapping, IntegrationJob, IntegrationRecord
 
 

@@ -98,12 +98,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# The demo key ``seed`` creates for acme (development only; refused in production by
+# the authentication below). Defined here, beside ``checksum``, so seeding, the serve
+# banner and the authentication read one constant.
+_DEMO_RANDOM = "DemoKeyForLocalDevelopmentOnly000000"
+DEMO_API_KEY = f"saas_{_DEMO_RANDOM}{checksum(_DEMO_RANDOM)}"
+
+
 # --- authentication ---------------------------------------------------------------
 
 
 def _demo_key() -> str:
-    from integrations.seeding import DEMO_API_KEY
-
     return DEMO_API_KEY
 
 

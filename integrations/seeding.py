@@ -18,7 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from integrations import crypto
-from integrations.apikeys import checksum, hash_key
+from integrations.apikeys import DEMO_API_KEY, hash_key
 from integrations.models import (
     ApiKey,
     DataMapping,
@@ -32,8 +32,6 @@ from integrations.models import (
 )
 from organizations.models import Organization
 
-_DEMO_RANDOM = "DemoKeyForLocalDevelopmentOnly000000"
-DEMO_API_KEY = f"saas_{_DEMO_RANDOM}{checksum(_DEMO_RANDOM)}"
 DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItZGV2ZWxvcG1lbnQ="  # noqa: S105
 
 

@@ -117,10 +117,6 @@ def message_body(message: WebhookMessage) -> bytes:
 # --- fan-out ----------------------------------------------------------------------
 
 
-def fan_out_on_commit(audit_event_id: uuid.UUID, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    transaction.on_commit(lambda: fan_out(audit_event_id, using=using), using=using, robust=True)
-
-
 def fan_out(audit_event_id: uuid.UUID, *, using: str = DEFAULT_DB_ALIAS) -> int:
     """Create the deliveries of one committed audit event; enqueue the worker if any."""
     with connections[using].cursor() as cursor:

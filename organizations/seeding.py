@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from organizations.models import Invitation, Membership, Organization
+from organizations.operations.scale_seed import EPOCH
 from organizations.permissions import Role
 from organizations.services import invitation_create, organization_create
 
@@ -63,6 +64,22 @@ _KINDS = ["Labs", "Works", "Systems", "Studio", "Group", "Partners", "Cloud", "H
 
 def scale_slug(seed: int, index: int) -> str:
     return f"scale-{seed}-{index:05d}"
+
+
+def scale_memberships(ctx: Any) -> list[tuple[str, float, list[str]]]:
+    """``[(organization id, created seconds after the epoch, [member user ids])]`` of this
+    seed's scale organizations, in index order (for the domain apps' ``seed_scale``)."""
+    slugs = [scale_slug(ctx.seed, o) for o in range(ctx.orgs)]
+    ctx.cursor.execute(
+        "SELECT o.id::text, extract(epoch FROM o.created_at),"
+        " array_agg(m.user_id::text ORDER BY m.created_at, m.id)"
+        " FROM organizations_organization o"
+        " JOIN organizations_membership m ON m.organization_id = o.id"
+        " WHERE o.slug = ANY(%s) GROUP BY o.id, o.slug ORDER BY o.slug",
+        [slugs],
+    )
+    base = EPOCH.timestamp()
+    return [(org_id, float(created) - base, users) for org_id, created, users in ctx.cursor]
 
 
 def seed_scale(ctx: Any) -> None:

@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from accounts.services import require_verified_email
 from audit.services import audit_record
-from billing.quotas import quota_check_count
 from config.errors import Conflict, Forbidden, Invalid, NotFound, conflict_on_duplicate, slug_taken
+from organizations import hooks
 from organizations.models import Invitation, Membership, Organization
 from organizations.permissions import Role, outranks_or_equals
 from organizations.tenancy import ensure_writable, service_context, staff_acting
@@ -38,8 +39,6 @@ def _validate_slug(slug: str) -> str:
 
 def organization_create(*, actor: User, name: str, slug: str | None = None) -> Organization:
     """Create an organization; ``actor`` becomes its first owner."""
-    from accounts.services import require_verified_email
-
     require_verified_email(user=actor, action="organization.create")
     slug = _validate_slug(slug or name)
     # The creator is not a member yet, so no tenant policy can admit the insert.
@@ -47,10 +46,8 @@ def organization_create(*, actor: User, name: str, slug: str | None = None) -> O
         with conflict_on_duplicate(slug_taken()):
             org = Organization.objects.create(name=name, slug=slug)
         membership = Membership.objects.create(organization=org, user=actor, role=Role.OWNER)
-        # Billing: every organization starts with its (free) subscription row.
-        from billing.services import subscription_create_free
-
-        subscription_create_free(organization_id=org.id)
+        # Higher apps answer here, in this transaction (billing: the free subscription).
+        hooks.run(hooks.ORGANIZATION_CREATED, organization=org, actor=actor)
         audit_record(
             action="org.created",
             actor=actor,
@@ -328,8 +325,8 @@ def invitation_create(
         organization_id=organization_id, user__email__iexact=email
     ).exists():
         raise Conflict("This person is already a member.", code="already_member")
-    # Billing: members + open invitations count against the plan's `members` limit.
-    quota_check_count(organization_id=organization_id, metric="members")
+    # Higher apps may refuse here (billing: members + open invitations against the plan).
+    hooks.run(hooks.MEMBERS_ADDING, organization_id=organization_id, adding=1)
     with conflict_on_duplicate(
         Conflict(
             "There is already an open invitation for this address; resend it instead.",
@@ -403,8 +400,6 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
 def invitation_accept(*, user: User, token: str) -> Membership:
     """Join the organization an invitation is for. The invitee is not a member
     yet, so the lookup by token runs in the service context."""
-    from accounts.services import require_verified_email
-
     require_verified_email(user=user, action="invitation.accept")
     with service_context(reason="invitation accept", actor=user):
         invitation = (

@@ -20,7 +20,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +28,18 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from psycopg import sql
 
+from audit.services import audit_record
 from config.errors import Forbidden
+from organizations.acting import (  # staff_acting stays importable from here
+    _staff_acting,
+    staff_acting,  # noqa: F401
+)
 
 logger = logging.getLogger(__name__)
 # Staff reads of tenant data in the admin: logged, not audited (see service_context).
 staff_read_logger = logging.getLogger("organizations.tenancy.staff_read")
 
 OWNER_DB_ALIAS = "owner"
-_staff_acting: ContextVar[bool] = ContextVar("staff_acting", default=False)
-
-
-def staff_acting() -> bool:
-    """Whether the current request is a staff member working in the admin."""
-    return _staff_acting.get()
 
 
 class TenancyError(RuntimeError):
@@ -264,8 +262,6 @@ def service_context(
                 sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(settings.DB_SERVICE_ROLE))
             )
         if audited:
-            from audit.services import audit_record  # audit depends on tenancy, not the reverse
-
             audit_record(
                 action="system.elevated",
                 actor=actor,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from organizations.models import Organization
-from organizations.operations.scale_seed import EPOCH
-from organizations.seeding import scale_slug
+from billing.plans import CATALOG
+from organizations.models import Membership, Organization
+from organizations.seeding import scale_memberships
 from projects.models import Favorite, Project, ProjectMember
 
 _ADJECTIVES = ["amber", "brisk", "calm", "deep", "eager", "fair", "grand", "happy", "icy", "jolly"]
@@ -28,28 +28,12 @@ MEMBERS_PER_PRIVATE_PROJECT = 2
 FAVORITES_SHARE = 0.1
 
 
-def _members(ctx: Any) -> list[tuple[str, float, list[str]]]:
-    """``[(organization id, created seconds after the epoch, [member user ids])]`` of this
-    seed's scale organizations, in index order."""
-    slugs = [scale_slug(ctx.seed, o) for o in range(ctx.orgs)]
-    ctx.cursor.execute(
-        "SELECT o.id::text, extract(epoch FROM o.created_at),"
-        " array_agg(m.user_id::text ORDER BY m.created_at, m.id)"
-        " FROM organizations_organization o"
-        " JOIN organizations_membership m ON m.organization_id = o.id"
-        " WHERE o.slug = ANY(%s) GROUP BY o.id, o.slug ORDER BY o.slug",
-        [slugs],
-    )
-    base = EPOCH.timestamp()
-    return [(org_id, float(created) - base, users) for org_id, created, users in ctx.cursor]
-
-
 def seed_scale(ctx: Any) -> None:
     """``ctx.rows_per_org`` projects per organization (10% private, 5% archived), two
     project members on each private project and favorites for 10% of the projects."""
     from organizations.operations.pg import OperationError
 
-    orgs = _members(ctx)
+    orgs = scale_memberships(ctx)
     if not orgs:
         raise OperationError("seed --scale: the projects step found no scale organizations.")
     rng = ctx.rng("projects")
@@ -223,3 +207,23 @@ def seed_demo(ctx: dict[str, Any]) -> None:
                     actor=creator, project=project, type="project.export", parameters={}
                 )
                 runner.run(job.id)
+    globex = Organization.objects.filter(slug="globex").first()
+    if globex is not None:
+        _globex_at_its_project_limit(globex, project_create=project_create)
+
+
+def _globex_at_its_project_limit(globex: Organization, *, project_create: Any) -> None:
+    """``globex`` (on ``free``) gets prototypes up to the plan's project limit, so creating
+    one more shows the 402. Projects seed their own part of billing's demo: billing
+    imports no domain app."""
+    owner = Membership.objects.filter(organization=globex, role="owner").select_related("user")
+    limit = CATALOG["free"]["projects"]
+    have = Project.objects.filter(organization=globex).count()  # seeded in the service context
+    for n in range(have + 1, limit + 1):
+        project_create(
+            actor=owner.first().user,
+            organization_id=globex.id,
+            actor_project_role="manager",
+            name=f"Prototype {n}",
+            slug=f"prototype-{n}",
+        )

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from organizations.models import Organization
+from organizations.seeding import scale_memberships
 
 DEMO_SITE = "acme-studio"
 
@@ -188,7 +189,6 @@ COMMENT_SHARE = 5  # a comment on one page in this many
 
 def seed_scale(ctx: Any) -> None:
     from organizations.operations.pg import OperationError
-    from projects.seeding import _members
     from sites.models import (
         Component,
         Deployment,
@@ -203,7 +203,7 @@ def seed_scale(ctx: Any) -> None:
         Template,
     )
 
-    orgs = _members(ctx)
+    orgs = scale_memberships(ctx)
     if not orgs:
         raise OperationError("seed --scale: the sites step found no scale organizations.")
     rng = ctx.rng("sites")

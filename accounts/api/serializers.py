@@ -6,6 +6,7 @@ from functools import cache
 from rest_framework import serializers
 
 from accounts.models import Session, User, UserSettings
+from accounts.tokens import TokenUserSerializer
 from config.api.serializers import InputSerializer
 from organizations.api.serializers import InvitationSerializer
 
@@ -29,15 +30,6 @@ class TokenObtainSerializer(InputSerializer):
 
 class RefreshSerializer(InputSerializer):
     refresh = serializers.CharField(max_length=2000)
-
-
-class TokenUserSerializer(serializers.ModelSerializer):
-    email_verified = serializers.BooleanField(read_only=True)
-
-    class Meta:
-        model = User
-        fields = ["id", "email", "name", "avatar_url", "is_staff", "email_verified", "mfa_enabled"]
-        read_only_fields = fields
 
 
 class TokenPairSerializer(serializers.Serializer):

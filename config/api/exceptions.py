@@ -26,7 +26,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.api.middleware import current_request_id
+from config.api.request_context import current_request_id
 from config.errors import DomainError
 
 logger = logging.getLogger(__name__)

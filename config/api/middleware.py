@@ -11,10 +11,8 @@ when ``ERROR_CODES_STRICT`` is on (the test suite).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -24,36 +22,16 @@ from django.http import HttpRequest, HttpResponse
 from django_structlog import signals as structlog_signals
 
 from config.api.client_ip import client_ip
+from config.api.exceptions import database_unavailable_response, is_database_unavailable
+from config.api.request_context import (
+    _client,
+    _request_id,
+    current_client,
+    safe_request_id,
+)
 from config.errors import UnregisteredErrorCode, check_error_response
 
-_request_id: ContextVar[str] = ContextVar("request_id", default="-")
-_client: ContextVar[tuple[str | None, str]] = ContextVar("client", default=(None, ""))
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
 logger = structlog.get_logger(__name__)
-
-
-def current_request_id() -> str:
-    return _request_id.get()
-
-
-def current_client() -> tuple[str | None, str]:
-    """(ip address, user agent) of the request being served, for the audit trail."""
-    return _client.get()
-
-
-def use_request_id(request_id: str) -> Any:
-    """Make ``request_id`` the current one (a background task continuing a request);
-    returns the token for :func:`reset_request_id`."""
-    return _request_id.set(request_id)
-
-
-def reset_request_id(token: Any) -> None:
-    _request_id.reset(token)
-
-
-def safe_request_id(value: str | None) -> str | None:
-    return value if value and _SAFE_ID.match(value) else None
 
 
 class RequestIdMiddleware:
@@ -130,8 +108,6 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from config.api.exceptions import database_unavailable_response, is_database_unavailable
-
         if not is_database_unavailable(exception):
             return None
         logger.error(

@@ -29,6 +29,8 @@ from drf_spectacular.plumbing import get_override
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from organizations.api.base import OrgScopedAPIView  # org routes document 404s
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 DESCRIPTIONS = {
@@ -100,8 +102,6 @@ class AutoSchema(_AutoSchema):
 
     def error_statuses(self, operation: dict[str, Any]) -> set[int]:
         """The error statuses of this operation (see the module's table)."""
-        from organizations.api.base import OrgScopedAPIView
-
         view, method = self.view, self.method
         statuses = {500}
         has_body = "requestBody" in operation or (method in BODY_METHODS and method != "DELETE")

@@ -22,9 +22,4 @@ urlpatterns: list[URLPattern] = [
     path(f"{integration}jobs/", v.IntegrationJobListView.as_view(), name="integration-job-list"),
     path(job, v.IntegrationJobDetailView.as_view(), name="integration-job-detail"),
     path(f"{job}cancel/", v.IntegrationJobCancelView.as_view(), name="integration-job-cancel"),
-    path(
-        "orgs/<slug:org_slug>/sites/<slug:site_slug>/deployment-integration/",
-        v.SiteDeploymentIntegrationView.as_view(),
-        name="site-deployment-integration",
-    ),
 ]

@@ -3,7 +3,7 @@
 A site whose ``deployment_integration`` is set deploys through that integration
 (provider ``netlify`` or ``vercel``) instead of the built-in ``local`` provider.
 Both adapters render every pinned page version to an HTML file with the live
-site's own renderer (:func:`sites.public.render_page_html`), then:
+site's own renderer (``spec.render_page_html``, which sites passes in), then:
 
 * **Netlify-style** (digest deploy): ``POST {base}/api/v1/sites/{site_id}/deploys``
   with ``{"files": {path: sha1}}``; the answer's ``required`` lists the digests the
@@ -38,8 +38,9 @@ from django.conf import settings
 
 from integrations import crypto, outbound
 from integrations.models import Integration, Provider
+from integrations.providers.spec import BuildFailed, BuildResult, BuildSpec
+from integrations.providers.spec import register as register_provider
 from organizations.tenancy import tenant_context
-from sites.providers import BuildFailed, BuildResult, BuildSpec
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,9 @@ def connection_for(spec: BuildSpec, provider: str) -> Connection:
 
 def render_files(spec: BuildSpec) -> dict[str, bytes]:
     """Every pinned page as ``{"/path/index.html": html}`` (the live site's renderer)."""
-    from sites.public import render_page_html
-
+    if spec.render_page_html is None:
+        raise BuildFailed("This deployment has no page renderer.")
+    render_page_html = spec.render_page_html
     nav = [{"path": p.path, "title": p.title} for p in spec.pages]
     files: dict[str, bytes] = {}
     for page in spec.pages:
@@ -236,39 +238,5 @@ class VercelProvider:
 
 def register() -> None:
     """Make the adapters known to the sites deployment flow."""
-    from sites import providers
-
-    providers.register(NetlifyProvider())
-    providers.register(VercelProvider())
-
-
-def site_deployment_integration_set(
-    *, actor: Any, site: Any, integration: Integration | None
-) -> Any:
-    """Deploy ``site`` through ``integration`` (Netlify/Vercel), or ``None``: the
-    built-in ``local`` provider again. One transaction, audited."""
-    from django.db import transaction
-
-    from audit.services import audit_record
-    from config.errors import Invalid
-    from sites.models import Site
-
-    if integration is not None and integration.provider not in DEPLOY_PROVIDERS:
-        raise Invalid(
-            "Only a Netlify or Vercel integration can deploy a site.",
-            code="not_a_deploy_integration",
-            details={"integration_id": ["Not a deployment provider."]},
-        )
-    with transaction.atomic():
-        Site.objects.filter(organization_id=site.organization_id, id=site.id).update(
-            deployment_integration=integration
-        )
-        site.deployment_integration = integration
-        audit_record(
-            action="site.deployment_integration_set",
-            actor=actor,
-            organization_id=site.organization_id,
-            target=site,
-            changes={"integration": str(integration.id) if integration else None},
-        )
-    return site
+    register_provider(NetlifyProvider())
+    register_provider(VercelProvider())

@@ -1,5 +1,6 @@
 """Full-text search over an organization's projects, files, knowledge documents,
-sites and site pages (the last two in ``sites/search.py``).
+sites and site pages: one table of kinds (:data:`KINDS`: type, search function,
+queryset with its headline, hit builder).
 
 PostgreSQL full text search: ``websearch_to_tsquery('english', q)`` against
 the ``search`` tsvector columns (``Project.search`` and ``Asset.search`` are
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +34,8 @@ from django.db.models import QuerySet, TextField, Value
 from django.db.models.functions import Concat
 
 from projects.models import Asset, Project, ProjectFile
+from sites.models import Page, Site
 
-# "site" and "page" come from the sites app (sites/search.py).
-TYPES = ("project", "file", "knowledge", "site", "page")
 MAX_QUERY_LENGTH = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -125,13 +126,126 @@ def _project_of(row: Any) -> dict[str, Any]:
     return {"id": project.id, "slug": project.slug, "name": project.name}
 
 
-TYPE_OF_SEARCH = {
-    "projects": "project",
-    "files": "file",
-    "knowledge": "knowledge",
-    "sites": "site",
-    "pages": "page",
-}
+def _site_of(site: Any) -> dict[str, Any]:
+    return {"id": site.id, "slug": site.slug, "name": site.name}
+
+
+def _name_and_description(query: SearchQuery) -> SearchHeadline:
+    return _headline(Concat("name", Value(". "), "description", output_field=TextField()), query)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One searchable kind: its hit ``type``, the ``app.search_<search>_after()``
+    function that finds ids and ranks, the rows to load as the caller (with their
+    ``headline``), and how a row becomes a :class:`Hit`."""
+
+    type: str
+    search: str
+    queryset: Callable[[uuid.UUID, SearchQuery], QuerySet[Any]]
+    hit: Callable[[Any], Hit]
+
+
+# The five kinds of the organization's search, in one table. Sites and pages are read
+# from the sites app's models (projects sits above sites; sites know nothing of search).
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        type="project",
+        search="projects",
+        queryset=lambda org_id, query: (
+            Project.objects.filter(organization_id=org_id)
+            .only("id", "name", "slug")
+            .annotate(headline=_name_and_description(query))
+        ),
+        hit=lambda p: Hit(
+            type="project",
+            id=p.id,
+            rank=p.rank,
+            title=p.name,
+            headline=_safe(p.headline),
+            project={"id": p.id, "slug": p.slug, "name": p.name},
+        ),
+    ),
+    Kind(
+        type="file",
+        search="files",
+        queryset=lambda org_id, query: (
+            ProjectFile.objects.filter(organization_id=org_id, deleted_at__isnull=True)
+            .select_related("project")
+            .only("id", "path", "project__id", "project__slug", "project__name")
+            .annotate(headline=_headline("current_revision__content", query))
+        ),
+        hit=lambda f: Hit(
+            type="file",
+            id=f.id,
+            rank=f.rank,
+            title=f.path,
+            headline=_safe(f.headline),
+            project=_project_of(f),
+            path=f.path,
+        ),
+    ),
+    Kind(
+        type="knowledge",
+        search="knowledge",
+        queryset=lambda org_id, query: (
+            Asset.objects.filter(organization_id=org_id, kind=Asset.Kind.KNOWLEDGE)
+            .select_related("project")
+            .only("id", "title", "filename", "project__id", "project__slug", "project__name")
+            .annotate(headline=_headline("text", query))
+        ),
+        hit=lambda a: Hit(
+            type="knowledge",
+            id=a.id,
+            rank=a.rank,
+            title=a.title or a.filename,
+            headline=_safe(a.headline),
+            project=_project_of(a),
+        ),
+    ),
+    Kind(
+        type="site",
+        search="sites",
+        queryset=lambda org_id, query: (
+            Site.objects.filter(organization_id=org_id)
+            .only("id", "name", "slug")
+            .annotate(headline=_name_and_description(query))
+        ),
+        hit=lambda s: Hit(
+            type="site",
+            id=s.id,
+            rank=s.rank,
+            title=s.name,
+            headline=_safe(s.headline),
+            site=_site_of(s),
+        ),
+    ),
+    Kind(
+        type="page",
+        search="pages",
+        queryset=lambda org_id, query: (
+            Page.objects.filter(organization_id=org_id)
+            .select_related("site")
+            .only("id", "title", "path", "site__id", "site__slug", "site__name")
+            .annotate(
+                headline=_headline(
+                    Concat("title", Value(" "), "path", output_field=TextField()), query
+                )
+            )
+        ),
+        hit=lambda p: Hit(
+            type="page",
+            id=p.id,
+            rank=p.rank,
+            title=p.title,
+            headline=_safe(p.headline),
+            path=p.path,
+            site=_site_of(p.site),
+        ),
+    ),
+)
+TYPES = tuple(kind.type for kind in KINDS)
+TYPE_OF_SEARCH = {kind.search: kind.type for kind in KINDS}
 
 
 def search(
@@ -145,81 +259,9 @@ def search(
     """The best ``limit`` matches for ``q`` among ``types`` (after ``after``), best first."""
     query = SearchQuery(q, search_type="websearch", config="english")
     hits: list[Hit] = []
-    if "project" in types:
-        projects = _ranked(
-            Project.objects.filter(organization_id=organization_id)
-            .only("id", "name", "slug")
-            .annotate(
-                headline=_headline(
-                    Concat("name", Value(". "), "description", output_field=TextField()), query
-                ),
-            ),
-            "projects",
-            q,
-            limit,
-            after,
-        )
-        hits += [
-            Hit(
-                type="project",
-                id=p.id,
-                rank=p.rank,
-                title=p.name,
-                headline=_safe(p.headline),
-                project={"id": p.id, "slug": p.slug, "name": p.name},
-            )
-            for p in projects
-        ]
-    if "file" in types:
-        files = _ranked(
-            ProjectFile.objects.filter(organization_id=organization_id, deleted_at__isnull=True)
-            .select_related("project")
-            .only("id", "path", "project__id", "project__slug", "project__name")
-            .annotate(headline=_headline("current_revision__content", query)),
-            "files",
-            q,
-            limit,
-            after,
-        )
-        hits += [
-            Hit(
-                type="file",
-                id=f.id,
-                rank=f.rank,
-                title=f.path,
-                headline=_safe(f.headline),
-                project=_project_of(f),
-                path=f.path,
-            )
-            for f in files
-        ]
-    if "knowledge" in types:
-        documents = _ranked(
-            Asset.objects.filter(organization_id=organization_id, kind=Asset.Kind.KNOWLEDGE)
-            .select_related("project")
-            .only("id", "title", "filename", "project__id", "project__slug", "project__name")
-            .annotate(headline=_headline("text", query)),
-            "knowledge",
-            q,
-            limit,
-            after,
-        )
-        hits += [
-            Hit(
-                type="knowledge",
-                id=a.id,
-                rank=a.rank,
-                title=a.title or a.filename,
-                headline=_safe(a.headline),
-                project=_project_of(a),
-            )
-            for a in documents
-        ]
-    if "site" in types or "page" in types:
-        from sites.search import site_hits  # sites builds on projects, not the reverse
-
-        hits += site_hits(
-            organization_id=organization_id, q=q, types=types, limit=limit, after=after
-        )
+    for kind in KINDS:
+        if kind.type in types:
+            rows = _ranked(kind.queryset(organization_id, query), kind.search, q, limit, after)
+            hits += [kind.hit(row) for row in rows]
     hits.sort(key=lambda hit: (-hit.rank, hit.type, str(hit.id)))
     return hits[:limit]

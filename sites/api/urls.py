@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from sites.api import library_views as library
-from sites.api import views
+from sites.api import provider_views, views
 
 org = "orgs/<slug:org_slug>/"
 site = f"{org}sites/<slug:site_slug>/"
@@ -33,6 +33,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="page-comment-detail",
     ),
     path(f"{site}deployments/", views.DeploymentListView.as_view(), name="deployment-list"),
+    path(
+        f"{site}deployment-integration/",
+        provider_views.SiteDeploymentIntegrationView.as_view(),
+        name="site-deployment-integration",
+    ),
     path(deployment, views.DeploymentDetailView.as_view(), name="deployment-detail"),
     path(
         f"{deployment}rollback/",

@@ -32,10 +32,12 @@ from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import usage_consume
 from config.errors import DomainError, conflict_on_duplicate
+from integrations.models import Integration
 from organizations.tenancy import ensure_writable, service_context, tenant_context
 from sites.errors import conflict
 from sites.models import Deployment, DeploymentPage, Page, PageVersion, Site
 from sites.providers import BuildFailed, BuildResult, BuildSpec, PinnedPage, get_provider
+from sites.public import render_page_html
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +279,6 @@ def _pending_again(deployment: Deployment, since: datetime) -> None:
 def _integration_provider(site: Site) -> str:
     """The provider of the site's deployment integration (Netlify/Vercel), read under
     the caller's claims."""
-    from integrations.models import Integration
-
     found = (
         Integration.objects.filter(
             organization_id=site.organization_id, id=site.deployment_integration_id
@@ -485,6 +485,7 @@ def _spec(row: dict) -> BuildSpec:
         environment=row["environment"],
         integration_id=site.deployment_integration_id,
         created_by_id=row["created_by_id"],
+        render_page_html=render_page_html,
         pages=[
             PinnedPage(
                 path=path,

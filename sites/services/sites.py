@@ -16,6 +16,8 @@ from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
 from config.errors import Invalid, NotFound, conflict_on_duplicate, slug_taken
+from integrations.models import Integration
+from integrations.providers import DEPLOY_PROVIDERS
 from sites import content as blocks
 from sites.models import Page, Site, Template
 from sites.services import deployments
@@ -193,4 +195,30 @@ def site_set_production_locked(*, actor: User, site: Site, locked: bool) -> Site
             site=site, actor=actor, reason="production unlocked", now=timezone.now()
         )
         site.refresh_from_db()
+    return site
+
+
+def site_deployment_integration_set(
+    *, actor: User, site: Site, integration: Integration | None
+) -> Site:
+    """Deploy ``site`` through ``integration`` (Netlify/Vercel), or ``None``: the
+    built-in ``local`` provider again. One transaction, audited."""
+    if integration is not None and integration.provider not in DEPLOY_PROVIDERS:
+        raise Invalid(
+            "Only a Netlify or Vercel integration can deploy a site.",
+            code="not_a_deploy_integration",
+            details={"integration_id": ["Not a deployment provider."]},
+        )
+    with transaction.atomic():
+        Site.objects.filter(organization_id=site.organization_id, id=site.id).update(
+            deployment_integration=integration
+        )
+        site.deployment_integration = integration
+        audit_record(
+            action="site.deployment_integration_set",
+            actor=actor,
+            organization_id=site.organization_id,
+            target=site,
+            changes={"integration": str(integration.id) if integration else None},
+        )
     return site

@@ -114,3 +114,21 @@ def test_saving_a_user_without_a_new_password_ends_nothing(user):
     assert bearer(tokens["access"]).get(ME).status_code == 200
     assert Session.objects.filter(user=user, revoked_at__isnull=True).count() == 1
     assert _password_events(user) == []
+
+
+@pytest.mark.django_db
+def test_a_password_is_never_stored_without_its_sessions_hook(monkeypatch):
+    """SECURITY: User.save fails closed if nothing is registered to end the sessions
+    (the hook point replaced a models -> services import; AccountsConfig.ready fills it)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from accounts import models as account_models
+
+    user = make_user("hookless@example.test")
+    old_hash = user.password
+    monkeypatch.setattr(account_models, "PASSWORD_CHANGED", [])
+    user.set_password("a-new-password-1234")
+    with pytest.raises(ImproperlyConfigured):
+        user.save()
+    user.refresh_from_db()
+    assert user.password == old_hash

@@ -9,7 +9,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.test import RequestFactory
 
 from config.admin import ReadOnlyActionsAdmin
-from integrations.admin import SECRET_COLUMNS
+from integrations.admin_base import SECRET_COLUMNS
 
 READ_ONLY_ADMINS = sorted(
     (

@@ -57,6 +57,4 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"POST {INTEGRATION}jobs/": ADMINS,
     f"GET {JOB}": MEMBERS,
     f"POST {JOB}cancel/": ADMINS,
-    # Where a site deploys is the integration's business: "admin and up write".
-    f"PUT {ORG}sites/<slug:site_slug>/deployment-integration/": ADMINS,
 }

@@ -15,10 +15,10 @@ import pytest
 from config.errors import DomainError
 from integrations import crypto
 from integrations.models import Integration
-from integrations.providers import site_deployment_integration_set
 from organizations.tenancy import service_context
 from sites.models import Deployment, Site
 from sites.services import deployments as deployment_services
+from sites.services.sites import site_deployment_integration_set
 from tests.integrations.fakes import fake_api
 from tests.sites.support import deploy_now, make_page, make_site, publish
 

@@ -49,6 +49,9 @@ EXPECTED_ROUTES: dict[str, frozenset[str]] = {
     f"DELETE {PAGE}comments/<uuid:comment_id>/": MEMBERS,
     f"GET {SITE}deployments/": EVERYONE,
     f"POST {SITE}deployments/": MEMBERS,  # production: admins (body-dependent)
+    # Where a site deploys (a Netlify/Vercel integration or local): "admin and up write"
+    # (the view moved from integrations to sites with issue 18; same route, same roles).
+    f"PUT {SITE}deployment-integration/": ADMINS,
     f"GET {DEPLOYMENT}": EVERYONE,
     f"POST {DEPLOYMENT}rollback/": ADMINS,
     f"POST {DEPLOYMENT}cancel/": MEMBERS,

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.seeding import DEMO_PASSWORD, DEMO_USERS, STAFF_EMAIL
+from organizations import hooks
 
 
 class Command(BaseCommand):
@@ -69,9 +70,10 @@ class Command(BaseCommand):
         w(f"  Demo logins  password for all: {DEMO_PASSWORD}")
         for email, name in DEMO_USERS:
             w(f"               {email:<22} {name}")
-        from integrations.seeding import DEMO_API_KEY
-
-        w(f"  Demo API key {DEMO_API_KEY}   (acme, member role; development only)")
+        # Higher apps' demo credentials (integrations: the demo API key).
+        for lines in hooks.run(hooks.SERVE_BANNER, base_url=base):
+            for line in lines:
+                w(f"  {line}")
         w(
             "  Sign in      curl -X POST -H 'Content-Type: application/json' "
             f'-d \'{{"email": "owner@acme.test", "password": "{DEMO_PASSWORD}"}}\' '
