@@ -12,9 +12,11 @@ import time_machine
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from integrations.models import Integration
 from organizations.tenancy import service_context
 from sites.models import Deployment, DeploymentPage, Page, Site
 from sites.services.pages import publish_due
+from sites.services.sites import site_deployment_integration_set
 from tests.sites.support import (
     audit_actions,
     build_queued,
@@ -272,9 +274,6 @@ def test_a_sites_drafts_publish_together_in_one_deployment(personas):
 
 def test_a_site_on_another_host_is_not_deployed_by_publishing(personas):
     """Netlify/Vercel deploy when asked: publishing leaves the changes pending."""
-    from integrations.models import Integration
-    from integrations.providers import site_deployment_integration_set
-
     owner, admin = personas.users["owner"], personas.client("admin")
     site = make_site(personas.org, owner)
     page = make_page(site, owner)
