@@ -215,7 +215,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["config.api.filters.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "config.api.filters.FilterBackend",
+        "config.api.filters.SearchFilter",
+        "config.api.filters.OrderingFilter",
+    ],
     "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -280,6 +284,7 @@ SPECTACULAR_SETTINGS = {
         "GenerationStatusEnum": "projects.models.Generation.Status",
         "AssetKindEnum": "projects.models.Asset.Kind",
         "SearchHitTypeEnum": "projects.services.search.TYPES",
+        "EventTypeEnum": "integrations.event_types.SUBSCRIBABLE",
     },
 }
 
