@@ -29,14 +29,46 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
 }
 
 
+# metric -> (one, several, counted per calendar month)
+METRIC_NOUNS: dict[str, tuple[str, str, bool]] = {
+    "projects": ("project", "projects", False),
+    "sites": ("site", "sites", False),
+    "members": ("member or open invitation", "members and open invitations", False),
+    "api_calls": ("API call", "API calls", True),
+    "ai_tokens": ("AI token", "AI tokens", True),
+    "deployments": ("deployment", "deployments", True),
+    "webhook_endpoints": ("webhook endpoint", "webhook endpoints", False),
+}
+
+
+def quantity(metric: str, amount: int) -> str:
+    """``amount`` of ``metric`` as a person writes it: "1 site", "2 webhook endpoints",
+    "10,000 API calls", "1 GiB of storage"."""
+    if metric == "storage_bytes":
+        size, unit = float(amount), "bytes"
+        for next_unit in ("KiB", "MiB", "GiB", "TiB"):
+            if size < 1024:
+                break
+            size, unit = size / 1024, next_unit
+        number = f"{size:,.1f}".removesuffix(".0") if unit != "bytes" else f"{amount:,}"
+        return f"{number} {unit if unit != 'bytes' or amount != 1 else 'byte'} of storage"
+    one, several, _ = METRIC_NOUNS.get(metric, (metric, metric, False))
+    return f"{amount:,} {one if amount == 1 else several}"
+
+
 class QuotaExceeded(DomainError):
     status_code = 402
     code = "quota_exceeded"
 
     def __init__(self, *, metric: str, limit: int, usage: int, requested: int = 1) -> None:
+        monthly = METRIC_NOUNS.get(metric, ("", "", False))[2]
+        period = " a month" if monthly else ""
+        used = "has used" if monthly else "has"
+        this_month = " this month" if monthly else ""
+        in_use = quantity(metric, usage) if metric == "storage_bytes" else f"{usage:,}"
         super().__init__(
-            f"Your plan allows {limit} {metric.replace('_', ' ')}; this organization uses"
-            f" {usage}. Upgrade the plan or free some up.",
+            f"Your plan allows {quantity(metric, limit)}{period}; this organization {used}"
+            f" {in_use}{this_month}. Upgrade the plan or free some up.",
             details={"metric": metric, "limit": limit, "usage": usage, "requested": requested},
         )
 

@@ -16,11 +16,29 @@ from billing.models import (
     METRICS,
     CostEstimate,
     Invoice,
+    Plan,
     Subscription,
     UsageCounter,
 )
 from billing.quotas import COUNTERS, limits_for, period_start
-from billing.stripe_client import stripe_configured
+from billing.stripe_client import price_id_for, stripe_configured
+
+
+def plan_catalog() -> list[dict[str, Any]]:
+    """The plans, cheapest first, as a pricing page shows them: code, name, monthly
+    price, limits (``None``: unlimited), features, and whether checkout sells it here
+    (a Stripe price is configured for it). One query; no tenant data."""
+    return [
+        {
+            "code": plan.code,
+            "name": plan.name,
+            "monthly_price_cents": plan.monthly_price_cents,
+            "limits": plan.limits(),
+            "features": plan.features,
+            "purchasable": stripe_configured() and price_id_for(plan.code) is not None,
+        }
+        for plan in Plan.objects.order_by("sort_order", "code")
+    ]
 
 
 def usage_for(organization_id: uuid.UUID) -> dict[str, int]:

@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 
 class DomainError(Exception):
     status_code = 400
-    code = "invalid"
+    code = "validation_error"
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -39,7 +39,8 @@ class DomainError(Exception):
 
 
 class Invalid(DomainError):
-    """The request is well-formed but breaks a rule (400)."""
+    """The request is well-formed but breaks a rule (400 ``validation_error``, the one
+    code of field errors: ``details`` names the fields, else holds ``non_field_errors``)."""
 
 
 class Forbidden(DomainError):
@@ -89,8 +90,11 @@ def conflict_on_duplicate(error: Conflict) -> Iterator[None]:
 # A new app puts its codes in ``<app>/errors.py`` instead of growing this table.
 CORE_ERROR_CODES: dict[str, tuple[int, str]] = {
     # 400
-    "validation_error": (400, "The request is invalid; `details` maps each field to its messages."),
-    "invalid": (400, "The request breaks a rule; `details` names the fields concerned."),
+    "validation_error": (
+        400,
+        "The request is invalid or breaks a rule; `details` maps each field (or "
+        "`non_field_errors`) to its messages; an invalid choice lists the valid ones.",
+    ),
     "parse_error": (400, "The body is not valid JSON, or could not be processed."),
     "bad_request": (400, "The request was refused before reaching the API (e.g. a bad Host)."),
     "wrong_password": (400, "The current password given to change the password is wrong."),

@@ -22,6 +22,25 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
+
+def env_pairs(name: str, *, example: str) -> dict[str, str]:
+    """``NAME=key:value,key:value`` (the form README and ``.env.example`` document) as a
+    dict; unset or empty is ``{}``. Anything else stops startup with one line naming the
+    variable and the expected form (django-environ's ``env.dict`` wants ``key=value``
+    and failed on the documented form with a ``ValueError`` traceback)."""
+    raw = env.str(name, default="").strip()
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, separator, value = (piece.strip() for piece in item.partition(":"))
+        if not separator or not key or not value or key in pairs:
+            raise environ.ImproperlyConfigured(
+                f"{name} must be comma-separated key:value pairs, each key once "
+                f"(e.g. {name}={example}); got {raw!r}"
+            )
+        pairs[key] = value
+    return pairs
+
+
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in {"development", "test", "production"}:
     raise environ.ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} is not a known profile")
@@ -201,7 +220,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ORJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["config.api.filters.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "config.api.filters.FilterBackend",
+        "config.api.filters.SearchFilter",
+        "config.api.filters.OrderingFilter",
+    ],
     "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -266,6 +289,7 @@ SPECTACULAR_SETTINGS = {
         "GenerationStatusEnum": "projects.models.Generation.Status",
         "AssetKindEnum": "projects.models.Asset.Kind",
         "SearchHitTypeEnum": "projects.services.search.TYPES",
+        "EventTypeEnum": "integrations.event_types.SUBSCRIBABLE",
     },
 }
 
@@ -462,9 +486,9 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 # plan code -> Stripe price id, e.g. "pro:price_123,studio:price_456"
-STRIPE_PRICE_IDS = env.dict("STRIPE_PRICE_IDS", default={})
+STRIPE_PRICE_IDS = env_pairs("STRIPE_PRICE_IDS", example="pro:price_123,studio:price_456")
 # metered metric -> Stripe meter event name, e.g. "ai_tokens:ai_tokens,api_calls:api_calls"
-STRIPE_METER_EVENTS = env.dict("STRIPE_METER_EVENTS", default={})
+STRIPE_METER_EVENTS = env_pairs("STRIPE_METER_EVENTS", example="ai_tokens:ai_tokens_used")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 BILLING_SUCCESS_URL = env.str("BILLING_SUCCESS_URL", default=f"{FRONTEND_URL}/billing/success")

@@ -10,9 +10,17 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "api_key_invalid": (401, "The API key is malformed, unknown, or its creator is disabled"),
     "api_key_revoked": (401, "The API key has been revoked"),
     "api_key_expired": (401, "The API key has expired"),
-    "api_key_scope": (403, "The API key's scopes do not cover this action"),
+    "api_key_scope": (
+        403,
+        "The API key's scopes do not cover this action; `details.required_scope` names it",
+    ),
     "name_taken": (409, "An integration with this name exists in the organization"),
     "endpoint_disabled": (409, "The webhook endpoint is disabled; enable it first"),
+    "delivery_pending": (
+        409,
+        "A delivery of this message to this endpoint is still pending (retrying); replay "
+        "it once it has succeeded or failed",
+    ),
     "already_revoked": (409, "The API key is already revoked"),
     "provider_error": (502, "The AI provider refused or failed the request (sanitized)"),
     "no_ai_integration": (400, "No usable AI provider integration is configured"),

@@ -6,7 +6,6 @@ which credential fields changed, never their values (nor hashes of them).
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from config.errors import Conflict, Invalid, conflict_on_duplicate
 from integrations import crypto, outbound, webhooks
 from integrations.apikeys import generate_key, hash_key, valid_scope
 from integrations.destinations import URL_CONFIG_KEYS, destination_changes
+from integrations.event_types import ALL, EVENT_TYPES, SUBSCRIBABLE
 from integrations.models import (
     ApiKey,
     Integration,
@@ -34,7 +34,6 @@ from integrations.models import (
 )
 from organizations.permissions import RANK
 
-EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 MAX_CREDENTIAL_FIELDS = 10
 
 
@@ -384,11 +383,12 @@ def _check_event_types(event_types: list[str]) -> list[str]:
             "Name the event types, or only '*' for all.",
             details={"event_types": ["A non-empty list of event names, or ['*']."]},
         )
-    bad = [t for t in types if t != "*" and not EVENT_TYPE.match(t)]
+    bad = [t for t in types if t not in EVENT_TYPES and t != ALL]
     if bad:
+        valid = ", ".join(SUBSCRIBABLE)
         raise Invalid(
-            "Unknown event type format.",
-            details={"event_types": [f"Not an event name: {b}" for b in bad]},
+            "Unknown event type: see GET /api/v1/webhooks/event-types/.",
+            details={"event_types": [f'"{b}" is not a valid choice; valid: {valid}.' for b in bad]},
         )
     return types
 
@@ -533,15 +533,39 @@ def webhook_test_send(*, actor: User, endpoint: WebhookEndpoint) -> WebhookDeliv
 
 @transaction.atomic
 def webhook_delivery_replay(*, actor: User, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a delivery's message again (same message id, a new delivery with its own log)."""
+    """Send a delivery's message again (same message id, a new delivery with its own log).
+
+    Refused (409 ``delivery_pending``) while a delivery of this message to this endpoint
+    is still pending (the original retrying, or an earlier replay): the receiver would
+    get the same ``webhook-id`` twice for one outcome. Replay once it has succeeded or
+    failed for good. Replays of one message are serialized on its row, so two at once
+    cannot both pass the check."""
     endpoint = WebhookEndpoint.objects.get(
         organization_id=delivery.organization_id, id=delivery.endpoint_id
     )
     if endpoint.status != WebhookEndpoint.Status.ENABLED:
         raise Conflict("Enable the endpoint before replaying.", code="endpoint_disabled")
-    message = WebhookMessage.objects.get(
+    message = WebhookMessage.objects.select_for_update().get(
         organization_id=delivery.organization_id, id=delivery.message_id
     )
+    pending = (
+        WebhookDelivery.objects.filter(
+            organization_id=delivery.organization_id,
+            endpoint_id=endpoint.id,
+            message_id=message.id,
+            status=WebhookDelivery.Status.PENDING,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if pending is not None:
+        when = pending.next_attempt_at.isoformat() if pending.next_attempt_at else "soon"
+        raise Conflict(
+            "This message is still being delivered (next attempt at "
+            f"{when}); replay it once that delivery has succeeded or failed.",
+            code="delivery_pending",
+            details={"pending_delivery": str(pending.id), "next_attempt_at": when},
+        )
     replay = _new_delivery(endpoint, message)
     audit_record(
         action="webhook.replayed",

@@ -32,8 +32,11 @@ import json
 import logging
 import random
 import secrets
+import ssl
+import time
 import uuid
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 import httpx
 from django.conf import settings
@@ -189,6 +192,7 @@ def attempt(delivery: WebhookDelivery) -> WebhookAttempt:
         error = "The endpoint is disabled."
     else:
         body = message_body(message)
+        started = time.monotonic()
         try:
             response = outbound.request(
                 "POST",
@@ -200,13 +204,18 @@ def attempt(delivery: WebhookDelivery) -> WebhookAttempt:
             )
             status_code, elapsed = response.status_code, response.elapsed_ms
             snippet = _snippet(response.content)
+            if not 200 <= status_code < 300:
+                error = _http_status_words(status_code)
         except outbound.OutboundRefused as exc:
             error = exc.message
         except outbound.OutboundError as exc:
-            error = str(exc)
+            error = failure_words(exc)
         except Exception:  # a bug or an unreadable secret must not wedge the queue
             logger.exception("webhook delivery %s failed unexpectedly", delivery.id)
             error = "Internal error while sending."
+        if status_code is None:
+            # The time the attempt really took: a refused connection, a timeout.
+            elapsed = int((time.monotonic() - started) * 1000)
     record = WebhookAttempt.objects.create(
         organization_id=delivery.organization_id,
         delivery_id=delivery.id,
@@ -231,6 +240,44 @@ def attempt(delivery: WebhookDelivery) -> WebhookAttempt:
         _failed(delivery, endpoint, status_code, now)
     delivery.save()
     return record
+
+
+def _http_status_words(status_code: int) -> str:
+    try:
+        return f"HTTP {status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return f"HTTP {status_code}"
+
+
+def failure_words(exc: outbound.OutboundError) -> str:
+    """What went wrong with an attempt that got no HTTP answer, in words a person
+    reads in the delivery log: "connection refused", "timed out after 15 s", "TLS
+    handshake failed", ... (from the httpx error and the OS error under it)."""
+    cause = exc.__cause__
+    if isinstance(cause, httpx.TimeoutException):
+        stage = "connecting" if isinstance(cause, httpx.ConnectTimeout) else "waiting for an answer"
+        return f"timed out after {SUCCESS_TIMEOUT_SECONDS:g} s ({stage})"
+    chain: list[BaseException] = []
+    link: BaseException | None = cause
+    while link is not None and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    text = " ".join(str(link) for link in chain).lower()
+    if any(isinstance(link, ssl.SSLCertVerificationError) for link in chain):
+        return "TLS certificate not accepted (verification failed)"
+    if any(isinstance(link, ssl.SSLError) for link in chain) or "ssl" in text:
+        return "TLS handshake failed"
+    if any(isinstance(link, ConnectionRefusedError) for link in chain) or "refused" in text:
+        return "connection refused"
+    if any(isinstance(link, ConnectionResetError) for link in chain) or "reset" in text:
+        return "connection reset by the receiver"
+    if isinstance(cause, httpx.RemoteProtocolError):
+        return "the receiver closed the connection without a valid HTTP answer"
+    if isinstance(cause, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(cause, httpx.HTTPError):
+        return f"the request failed ({type(cause).__name__})"
+    return str(exc)
 
 
 def _snippet(content: bytes) -> str:

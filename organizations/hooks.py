@@ -26,7 +26,8 @@ from typing import Any
 # fn(*, organization, actor) -> None: inside ``organization_create``'s transaction, after
 # the organization and its first owner exist and before ``org.created`` is recorded.
 ORGANIZATION_CREATED = "organization_created"
-# fn(*, organization_id, adding) -> None: inside ``invitation_create``'s transaction,
+# fn(*, organization_id, adding) -> None: inside ``invitation_create``'s (and an expired
+# invitation's ``invitation_resend``'s) transaction,
 # before the insert; raise (a 4xx ``ApiError``) to refuse the new member.
 MEMBERS_ADDING = "members_adding"
 # fn(*, base_url) -> list[str]: lines ``manage.py serve`` prints in its banner (the

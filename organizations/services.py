@@ -368,7 +368,7 @@ def invitation_resend(*, actor: User, invitation: Invitation) -> Invitation:
     if invitation.expires_at <= timezone.now():
         # SECURITY: without this check, expiring and resending invitations grew an
         # organization past its members limit (issue 17 §5: 18 of 10).
-        quota_check_count(organization_id=invitation.organization_id, metric="members")
+        hooks.run(hooks.MEMBERS_ADDING, organization_id=invitation.organization_id, adding=1)
     invitation.expires_at = timezone.now() + settings.INVITATION_TTL
     invitation.save(update_fields=["expires_at", "updated_at"])
     audit_record(

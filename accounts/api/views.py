@@ -251,6 +251,7 @@ class SessionListView(ListAPIMixin, UserScopedAPIView):
 
     queryset = Session.objects.none()
     serializer_class = SessionSerializer
+    ordering_fields = ("created_at", "last_used_at", "expires_at")
 
     def scoped_queryset(self) -> Any:
         return Session.objects.filter(

@@ -53,6 +53,7 @@ class AuditEventListView(ListAPIMixin, OrgScopedAPIView):
     queryset = AuditEvent.objects.none()
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
+    ordering_fields = ("created_at", "sequence")
 
     def scoped_queryset(self) -> Any:
         return AuditEvent.objects.filter(organization_id=self.organization_id)

@@ -15,6 +15,26 @@ def _metric_map(help_text: str) -> serializers.DictField:
     )
 
 
+class PlanSerializer(serializers.Serializer):
+    """A plan of the public catalog."""
+
+    code = serializers.CharField(help_text="What `billing/checkout/` takes as `plan`.")
+    name = serializers.CharField()
+    monthly_price_cents = serializers.IntegerField(
+        help_text="Monthly price in cents (display only; Stripe's price is charged); 0: free "
+        "or on request."
+    )
+    limits = _metric_map(f"Limit per metric ({', '.join(METRICS)}); null: unlimited.")
+    features = serializers.DictField(child=serializers.BooleanField())
+    purchasable = serializers.BooleanField(
+        help_text="Checkout sells this plan on this installation (a Stripe price is set)."
+    )
+
+
+class PlanCatalogSerializer(serializers.Serializer):
+    results = PlanSerializer(many=True)
+
+
 class UsageSerializer(serializers.Serializer):
     plan = serializers.CharField(help_text="The plan in force (its code).")
     limits = _metric_map(f"Limit per metric ({', '.join(METRICS)}); null: unlimited.")

@@ -13,5 +13,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(f"{org}billing/checkout/", views.CheckoutView.as_view(), name="billing-checkout"),
     path(f"{org}billing/portal/", views.PortalView.as_view(), name="billing-portal"),
     path(f"{org}cost-estimates/", views.CostEstimateListView.as_view(), name="cost-estimate-list"),
+    path("billing/plans/", views.PlanCatalogView.as_view(), name="billing-plans"),
     path("billing/stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
 ]

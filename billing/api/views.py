@@ -12,8 +12,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
 
 from billing import selectors, services
 from billing.api.serializers import (
@@ -22,6 +25,7 @@ from billing.api.serializers import (
     CostEstimateCreateSerializer,
     CostEstimateSerializer,
     InvoiceSerializer,
+    PlanCatalogSerializer,
     StripeSessionSerializer,
     UsageSerializer,
 )
@@ -31,6 +35,22 @@ from config.api.exceptions import error_body
 from config.api.serializers import validated
 from config.errors import DomainError
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
+
+
+class PlanCatalogView(APIView):
+    """The public plan catalog (code, name, price, limits, features), for a pricing or
+    upgrade page: no credentials needed, throttled per client address (``THROTTLE_ANON``)."""
+
+    # NOTE: public on purpose (a pricing page is shown before sign-in); it holds no
+    # tenant data, and credentials sent anyway are not read, so every caller shares
+    # one throttle per address.
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(responses=PlanCatalogSerializer, auth=[])
+    def get(self, request: Request) -> Response:
+        return Response(PlanCatalogSerializer({"results": selectors.plan_catalog()}).data)
 
 
 class _BillingView(OrgScopedAPIView):
@@ -66,6 +86,7 @@ class InvoiceListView(ListAPIMixin, _BillingView):
     scope_map = {"GET": "billing.invoices"}
     queryset = Invoice.objects.none()
     serializer_class = InvoiceSerializer
+    ordering_fields = ("created_at", "total")
 
     def scoped_queryset(self) -> Any:
         return selectors.invoices_of(organization_id=self.organization_id)
@@ -111,6 +132,7 @@ class CostEstimateListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "cost_estimate.list", "POST": "cost_estimate.create"}
     queryset = CostEstimate.objects.none()
     serializer_class = CostEstimateSerializer
+    ordering_fields = ("created_at", "title", "total")
 
     def scoped_queryset(self) -> Any:
         return selectors.cost_estimates_of(organization_id=self.organization_id)

@@ -54,6 +54,10 @@ class _Domain(exceptions.APIException):
         super().__init__(error.message, error.code)
         self.status_code = error.status_code
         self.details = error.details
+        if error.code == "validation_error" and not error.details:
+            # One shape for every validation error: messages keyed by field, or here
+            # by DRF's name for a rule that concerns no single field.
+            self.details = {"non_field_errors": [error.message]}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -116,7 +120,13 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if request.path.startswith("/api/"):
+        return _json_error(404, "not_found", unknown_api_route_message(request.path))
     return _json_error(404, "not_found", "Not found.")
+
+
+def unknown_api_route_message(path: str) -> str:
+    return f"No API route matches {path}; see /api/docs/."
 
 
 def handler500(request: HttpRequest) -> JsonResponse:

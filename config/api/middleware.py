@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import structlog
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_structlog import signals as structlog_signals
 
 from config.api.client_ip import client_ip
@@ -47,7 +47,7 @@ class RequestIdMiddleware:
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = self.get_response(request)
+            response = _api_error_in_the_envelope(request, self.get_response(request))
             _check_error_contract(request, response)
         finally:
             _request_id.reset(token)
@@ -55,6 +55,32 @@ class RequestIdMiddleware:
             structlog.contextvars.clear_contextvars()
         response["X-Request-ID"] = request_id
         return response
+
+
+def _api_error_in_the_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A 404 or 405 under ``/api/`` that did not come from the API's exception handler
+    (an unknown route, which with ``DEBUG`` is Django's HTML page; a plain Django view
+    refusing a method) answers the one JSON error shape too."""
+    if (
+        response.status_code not in (404, 405)
+        or not request.path.startswith("/api/")
+        or response.get("Content-Type", "").startswith("application/json")
+    ):
+        return response
+    from config.api.exceptions import error_body, unknown_api_route_message  # (import cycle)
+
+    if response.status_code == 404:
+        body = error_body("not_found", unknown_api_route_message(request.path))
+    else:
+        allowed = response.get("Allow", "")
+        body = error_body(
+            "method_not_allowed",
+            f'Method "{request.method}" is not allowed here; allowed: {allowed}.',
+        )
+    replacement = JsonResponse(body, status=response.status_code)
+    if "Allow" in response:
+        replacement["Allow"] = response["Allow"]
+    return replacement
 
 
 def _check_error_contract(request: HttpRequest, response: HttpResponse) -> None:

@@ -7,12 +7,34 @@ from typing import Any
 from rest_framework import serializers
 
 
+def list_valid_choices(field: serializers.Field) -> None:
+    """Make an invalid choice of ``field`` (a ``ChoiceField``, or a list or dict of them)
+    name the valid values: ``"boss" is not a valid choice; valid: owner, admin, ...``
+    instead of DRF's bare ``"boss" is not a valid choice.``"""
+    child = getattr(field, "child", None)
+    if child is not None:
+        list_valid_choices(child)
+    if isinstance(field, serializers.ChoiceField) and not field.read_only:
+        valid = ", ".join(str(choice) for choice in field.choices)
+        valid = valid.replace("{", "{{").replace("}", "}}")  # the message is a format string
+        field.error_messages["invalid_choice"] = (
+            '"{input}" is not a valid choice; valid: ' + valid + "."
+        )
+
+
 class StrictInputMixin:
-    """Reject fields the serializer does not declare as writable.
+    """Reject fields the serializer does not declare as writable, and list the valid
+    values of a choice field in its error.
 
     DRF ignores unknown keys by default, so a typo (``"rol"``) or an attempt at
     mass assignment (``"is_staff"``) would silently do nothing; we answer 400.
     """
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()  # type: ignore[misc]
+        for field in fields.values():
+            list_valid_choices(field)
+        return fields
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from config.api.serializers import InputSerializer
+from integrations.event_types import SUBSCRIBABLE
 from integrations.models import (
     API_KEY_ROLE_CHOICES,
     ApiKey,
@@ -164,10 +165,23 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
         read_only_fields = fields
 
 
+class EventTypeSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What an endpoint's `event_types` lists.")
+    description = serializers.CharField()
+
+
+class EventTypeCatalogSerializer(serializers.Serializer):
+    all = serializers.CharField(help_text="`*`: subscribes to every event type.")
+    results = EventTypeSerializer(many=True)
+
+
 class WebhookEndpointCreateSerializer(InputSerializer):
     url = serializers.URLField(max_length=2000)
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=80), min_length=1, max_length=100
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        min_length=1,
+        max_length=100,
+        help_text="Names from GET /api/v1/webhooks/event-types/, or only `*` for all.",
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -175,7 +189,11 @@ class WebhookEndpointCreateSerializer(InputSerializer):
 class WebhookEndpointUpdateSerializer(InputSerializer):
     url = serializers.URLField(max_length=2000, required=False)
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=80), min_length=1, max_length=100, required=False
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        min_length=1,
+        max_length=100,
+        required=False,
+        help_text="Names from GET /api/v1/webhooks/event-types/, or only `*` for all.",
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=WebhookEndpoint.Status.choices, required=False)

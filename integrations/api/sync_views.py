@@ -132,6 +132,7 @@ class DataMappingListView(ListAPIMixin, _IntegrationScoped):
     queryset = DataMapping.objects.none()
     serializer_class = DataMappingSerializer
     filterset_class = DataMappingFilter
+    ordering_fields = ("created_at", "order", "source_field", "target_field")
 
     def scoped_queryset(self) -> QuerySet[DataMapping]:
         integration = self.integration(self.kwargs["integration_id"])
@@ -213,6 +214,7 @@ class IntegrationJobListView(ListAPIMixin, _IntegrationScoped):
     queryset = IntegrationJob.objects.none()
     serializer_class = IntegrationJobSerializer
     filterset_class = IntegrationJobFilter
+    ordering_fields = ("created_at", "updated_at")
 
     def scoped_queryset(self) -> QuerySet[IntegrationJob]:
         integration = self.integration(self.kwargs["integration_id"])

@@ -9,6 +9,7 @@ webhook = f"{org}webhooks/<uuid:webhook_id>/"
 delivery = f"{webhook}deliveries/<uuid:webhook_delivery_id>/"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("webhooks/event-types/", views.WebhookEventTypeListView.as_view(), name="event-types"),
     path(f"{org}api-keys/", views.ApiKeyListView.as_view(), name="api-key-list"),
     path(
         f"{org}api-keys/<uuid:api_key_id>/", views.ApiKeyDetailView.as_view(), name="api-key-detail"

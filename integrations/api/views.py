@@ -5,15 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import django_filters
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from config.api.filters import FilterSet
 from config.api.serializers import validated
 from integrations import services, verify
 from integrations.api import serializers as s
+from integrations.event_types import ALL, EVENT_TYPES
 from integrations.models import (
     ApiKey,
     Integration,
@@ -24,6 +28,19 @@ from integrations.models import (
 )
 from organizations.api.base import ListAPIMixin, OrgScopedAPIView
 
+# --- the webhook event-type catalog ----------------------------------------------
+
+
+class WebhookEventTypeListView(APIView):
+    """Every event type a webhook endpoint may subscribe to, with what it means; `all`
+    is the name that subscribes to every one. Any signed-in user or API key."""
+
+    @extend_schema(responses=s.EventTypeCatalogSerializer)
+    def get(self, request: Request) -> Response:
+        results = [{"name": name, "description": EVENT_TYPES[name]} for name in sorted(EVENT_TYPES)]
+        return Response(s.EventTypeCatalogSerializer({"all": ALL, "results": results}).data)
+
+
 # --- API keys ---------------------------------------------------------------------
 
 
@@ -33,6 +50,8 @@ class ApiKeyListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "api_key.list", "POST": "api_key.create"}
     queryset = ApiKey.objects.none()
     serializer_class = s.ApiKeySerializer
+    ordering_fields = ("created_at", "name")
+    search_fields = ("name", "prefix")
 
     def scoped_queryset(self) -> QuerySet[ApiKey]:
         return ApiKey.objects.filter(organization_id=self.organization_id)
@@ -74,6 +93,8 @@ class IntegrationListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "integration.list", "POST": "integration.create"}
     queryset = Integration.objects.none()
     serializer_class = s.IntegrationSerializer
+    ordering_fields = ("created_at", "name", "provider", "status")
+    search_fields = ("name",)
 
     def scoped_queryset(self) -> QuerySet[Integration]:
         return Integration.objects.filter(organization_id=self.organization_id)
@@ -139,6 +160,7 @@ class UserIntegrationListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "user_integration.manage", "POST": "user_integration.manage"}
     queryset = UserIntegration.objects.none()
     serializer_class = s.UserIntegrationSerializer
+    ordering_fields = ("created_at", "name", "provider")
 
     def scoped_queryset(self) -> QuerySet[UserIntegration]:
         return UserIntegration.objects.filter(
@@ -206,6 +228,8 @@ class WebhookListView(ListAPIMixin, OrgScopedAPIView):
     scope_map = {"GET": "webhook.list", "POST": "webhook.create"}
     queryset = WebhookEndpoint.objects.none()
     serializer_class = s.WebhookEndpointSerializer
+    ordering_fields = ("created_at", "url", "status")
+    search_fields = ("url", "description")
 
     def scoped_queryset(self) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.filter(organization_id=self.organization_id)
@@ -282,12 +306,25 @@ class WebhookTestView(_EndpointView):
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+class WebhookDeliveryFilter(FilterSet):
+    status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
+    event_type = django_filters.CharFilter(
+        field_name="message__event_type", help_text="Deliveries of this event type."
+    )
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "event_type"]
+
+
 class WebhookDeliveryListView(ListAPIMixin, _EndpointView):
-    """The endpoint's delivery log, newest first."""
+    """The endpoint's delivery log, newest first (``status``, ``event_type``)."""
 
     scope_map = {"GET": "webhook.list"}
     queryset = WebhookDelivery.objects.none()
     serializer_class = s.WebhookDeliverySerializer
+    filterset_class = WebhookDeliveryFilter
+    ordering_fields = ("created_at", "updated_at", "attempt_count")
 
     def scoped_queryset(self) -> QuerySet[WebhookDelivery]:
         endpoint = self.endpoint()
@@ -323,6 +360,7 @@ class WebhookDeliveryReplayView(_DeliveryView):
     """Send the delivery's message again (same ``webhook-id``), as a new delivery."""
 
     scope_map = {"POST": "webhook.replay"}
+    declared_errors = {"POST": (409,)}  # endpoint_disabled, delivery_pending
     serializer_class = s.WebhookDeliverySerializer
 
     @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer})

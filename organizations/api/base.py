@@ -65,6 +65,21 @@ def principal_kind(request: Request) -> Principal:
     raise exceptions.PermissionDenied("These credentials cannot be used here.")
 
 
+class _ApiKeyScope(exceptions.PermissionDenied):
+    """403 ``api_key_scope`` naming the scope the request needed (``details.required_scope``)."""
+
+    default_code = "api_key_scope"
+
+    def __init__(self, action: str) -> None:
+        area = action.rsplit(".", 1)[0]
+        super().__init__(
+            f"This API key's scopes do not cover {action}: give the key the scope "
+            f"{action!r} (or {area + '.*'!r}).",
+            code="api_key_scope",
+        )
+        self.details = {"required_scope": action}
+
+
 class ScopedAPIView(generics.GenericAPIView):
     """Shared by both bases: querysets come from :meth:`scoped_queryset`.
 
@@ -87,14 +102,19 @@ class ScopedAPIView(generics.GenericAPIView):
 
 
 class ListAPIMixin(mixins.ListModelMixin):
-    """``GET`` lists :meth:`get_queryset`, filtered and cursor-paginated.
+    """``GET`` lists :meth:`get_queryset`, filtered, searched, ordered and
+    cursor-paginated (``config/api/filters.py``).
 
-    A query parameter that is not a filter, a pagination parameter or one of
-    ``extra_query_params`` is a 400 (as an unknown body field is), checked once
-    the caller is known to see the list.
+    ``ordering_fields`` names what ``?ordering=`` may sort by (default: the
+    paginator's own first field); ``search_fields`` what ``?search=`` looks in (none:
+    no search). A query parameter that is not a filter, a pagination, ordering or
+    search parameter or one of ``extra_query_params`` is a 400 (as an unknown body
+    field is), checked once the caller is known to see the list.
     """
 
     extra_query_params: ClassVar[frozenset[str]] = frozenset()
+    ordering_fields: ClassVar[tuple[str, ...] | dict[str, Any] | None] = None
+    search_fields: ClassVar[tuple[str, ...]] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -166,9 +186,7 @@ class OrgScopedAPIView(ScopedAPIView):
         principal_allows = getattr(request.auth, "allows_action", None)
         if principal_allows is not None and not principal_allows(action):
             # An API key limited by scopes (integrations.apikeys.ApiKeyPrincipal).
-            raise exceptions.PermissionDenied(
-                "This API key's scopes do not cover this.", code="api_key_scope"
-            )
+            raise _ApiKeyScope(action)
         self.authorize(request, action, kwargs)
         if request.method not in SAFE_METHODS:
             ensure_writable(suspended=org.suspended)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.db.models import F
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -33,6 +34,12 @@ class OrganizationListView(ListAPIMixin, UserScopedAPIView):
     """My organizations, with my role in each; create one (you become its owner)."""
 
     declared_errors = {"POST": (409,)}  # slug_taken
+    ordering_fields = {
+        "created_at": "created_at",
+        "name": F("organization__name"),
+        "slug": F("organization__slug"),
+    }
+    search_fields = ("organization__name", "organization__slug")
 
     queryset = Membership.objects.none()
     serializer_class = MyOrganizationSerializer
@@ -88,6 +95,13 @@ class MemberListView(ListAPIMixin, OrgScopedAPIView):
     queryset = Membership.objects.none()
     serializer_class = MembershipSerializer
     filterset_class = MembershipFilter
+    ordering_fields = {
+        "created_at": "created_at",
+        "role": "role",
+        "email": F("user__email"),
+        "name": F("user__name"),
+    }
+    search_fields = ("user__email", "user__name")
 
     def scoped_queryset(self) -> Any:
         return selectors.members_of(organization_id=self.organization_id)
@@ -158,6 +172,8 @@ class InvitationListView(ListAPIMixin, OrgScopedAPIView):
     queryset = Invitation.objects.none()
     serializer_class = InvitationSerializer
     filterset_class = InvitationFilter
+    ordering_fields = ("created_at", "email", "expires_at")
+    search_fields = ("email",)
 
     def scoped_queryset(self) -> Any:
         return selectors.invitations_of(organization_id=self.organization_id)

@@ -60,6 +60,8 @@ class ConversationListView(_ConversationViewMixin, ListAPIMixin, ProjectScopedAP
     scope_map = {"GET": "project.view", "POST": "project.ai.write"}
     queryset = Conversation.objects.none()
     serializer_class = ConversationSerializer
+    ordering_fields = ("created_at", "updated_at", "title")
+    search_fields = ("title",)
 
     def scoped_queryset(self) -> QuerySet[Conversation]:
         return self.conversations()
@@ -108,6 +110,7 @@ class MessageListView(_ConversationViewMixin, ListAPIMixin, ProjectScopedAPIView
     queryset = Message.objects.none()
     serializer_class = MessageSerializer
     pagination_class = OldestFirstPagination
+    ordering_fields = ("created_at",)
 
     def scoped_queryset(self) -> QuerySet[Message]:
         conversation = self.get_conversation(self.kwargs["conversation_id"])
@@ -159,6 +162,7 @@ class GenerationListView(_GenerationViewMixin, ListAPIMixin, ProjectScopedAPIVie
     queryset = Generation.objects.none()
     serializer_class = GenerationSerializer
     filterset_class = GenerationFilter
+    ordering_fields = ("created_at", "updated_at")
 
     def scoped_queryset(self) -> QuerySet[Generation]:
         return self.generations()

@@ -73,6 +73,8 @@ class AssetListView(_AssetViewMixin, ListAPIMixin, ProjectScopedAPIView):
     serializer_class = AssetSerializer
     filterset_class = AssetFilter
     parser_classes = [MultiPartParser]
+    ordering_fields = ("created_at", "filename")
+    search_fields = ("filename", "title")
 
     @transaction.non_atomic_requests
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:

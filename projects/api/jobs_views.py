@@ -56,6 +56,7 @@ class JobListView(_JobViewMixin, ListAPIMixin, ProjectScopedAPIView):
     queryset = Job.objects.none()
     serializer_class = JobSerializer
     filterset_class = JobFilter
+    ordering_fields = ("created_at", "updated_at")
 
     def scoped_queryset(self) -> QuerySet[Job]:
         return self.jobs()

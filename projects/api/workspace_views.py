@@ -122,6 +122,8 @@ class ProjectListView(_WithOrgRole, ListAPIMixin, OrgScopedAPIView):
     queryset = Project.objects.none()
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
+    ordering_fields = ("created_at", "updated_at", "name", "slug")  # in PROJECT_LIST_COLUMNS
+    search_fields = ("name", "slug", "description")
 
     def scoped_queryset(self) -> Any:
         return selectors.projects_for_user(
@@ -241,6 +243,7 @@ class ProjectMemberListView(ListAPIMixin, ProjectScopedAPIView):
     scope_map = {"GET": "project.view", "POST": "project.members"}
     queryset = ProjectMember.objects.none()
     serializer_class = ProjectMemberSerializer
+    ordering_fields = ("created_at",)
 
     def scoped_queryset(self) -> Any:
         return selectors.project_members_of(project=self.project)
@@ -331,6 +334,8 @@ class FileListView(ListAPIMixin, ProjectScopedAPIView):
     serializer_class = FileSerializer
     filterset_class = FileFilter
     pagination_class = PathCursorPagination
+    ordering_fields = ("path", "created_at", "updated_at", "size")
+    search_fields = ("path",)
 
     def scoped_queryset(self) -> Any:
         return selectors.files_of(project=self.project)
@@ -377,6 +382,7 @@ class RevisionListView(ListAPIMixin, _FileView):
     queryset = FileRevision.objects.none()
     serializer_class = RevisionSerializer
     pagination_class = RevisionCursorPagination
+    ordering_fields = ("number",)
 
     def scoped_queryset(self) -> Any:
         return selectors.revisions_of(file=self.get_file(self.kwargs["file_id"]))
@@ -439,6 +445,8 @@ class SnapshotListView(ListAPIMixin, ProjectScopedAPIView):
     scope_map = {"GET": "project.view", "POST": "project.files.write"}
     queryset = Snapshot.objects.none()
     serializer_class = SnapshotSerializer
+    ordering_fields = ("created_at", "name")
+    search_fields = ("name",)
 
     def scoped_queryset(self) -> Any:
         return selectors.snapshots_of(project=self.project)

@@ -77,6 +77,8 @@ class _LibraryView(OrgScopedAPIView):
 
 class _LibraryListView(ListAPIMixin, _LibraryView):
     scope_map = {"GET": "site.view", "POST": "library.write"}
+    ordering_fields = ("created_at", "updated_at", "name")
+    search_fields = ("name",)
 
     def post(self, request: Request, **kwargs: Any) -> Response:
         data = validated(self.create_serializer, request)
@@ -185,6 +187,8 @@ class PublicTemplateListView(ListAPIMixin, UserScopedAPIView):
 
     queryset = Template.objects.none()
     serializer_class = s.TemplateSerializer
+    ordering_fields = ("created_at", "name")
+    search_fields = ("name",)
 
     def scoped_queryset(self) -> Any:
         return selectors.public_templates()

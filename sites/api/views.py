@@ -85,6 +85,8 @@ class SiteListView(ListAPIMixin, OrgScopedAPIView):
     queryset = Site.objects.none()
     serializer_class = s.SiteSerializer
     filterset_class = SiteFilter
+    ordering_fields = ("created_at", "updated_at", "name", "slug")
+    search_fields = ("name", "slug")
 
     def scoped_queryset(self) -> Any:
         return selectors.sites_of(organization_id=self.organization_id)
@@ -225,6 +227,8 @@ class PageListView(ListAPIMixin, _PageView):
     serializer_class = s.PageSerializer
     filterset_class = PageFilter
     pagination_class = PathPagination
+    ordering_fields = ("path", "title", "created_at", "updated_at")  # in PAGE_LIST_COLUMNS
+    search_fields = ("path", "title")
 
     def scoped_queryset(self) -> Any:
         return selectors.pages_of(site=self.site)
@@ -338,6 +342,7 @@ class VersionListView(ListAPIMixin, _PageView):
     queryset = PageVersion.objects.none()
     serializer_class = s.VersionSerializer
     pagination_class = VersionPagination
+    ordering_fields = ("number",)
 
     def scoped_queryset(self) -> Any:
         return selectors.versions_of(page=self.get_page(self.kwargs["page_id"]))
@@ -409,6 +414,7 @@ class CommentListView(ListAPIMixin, _PageView):
     queryset = PageComment.objects.none()
     serializer_class = s.CommentSerializer
     filterset_class = CommentFilter
+    ordering_fields = ("created_at", "updated_at")
 
     def scoped_queryset(self) -> Any:
         return selectors.comments_of(page=self.get_page(self.kwargs["page_id"]))
@@ -511,6 +517,7 @@ class DeploymentListView(ListAPIMixin, _DeploymentView):
     scope_map = {"GET": "site.view", "POST": "deployment.create"}
     serializer_class = s.DeploymentSerializer
     filterset_class = DeploymentFilter
+    ordering_fields = ("created_at", "updated_at")
 
     def scoped_queryset(self) -> Any:
         return selectors.deployments_of(site=self.site)
@@ -639,6 +646,7 @@ class DomainListView(ListAPIMixin, _DomainView):
     """Custom domains of the site; add one (then create its TXT record and verify)."""
 
     scope_map = {"GET": "site.view", "POST": "domain.manage"}
+    ordering_fields = ("created_at", "hostname")
 
     def scoped_queryset(self) -> Any:
         return selectors.domains_of(site=self.site)
@@ -711,6 +719,7 @@ class AnalyticsListView(ListAPIMixin, SiteScopedAPIView):
     serializer_class = s.AnalyticsSerializer
     filterset_class = AnalyticsFilter
     pagination_class = AnalyticsPagination
+    ordering_fields = ("day", "views", "visitors")
 
     def scoped_queryset(self) -> Any:
         return selectors.analytics_of(site=self.site)

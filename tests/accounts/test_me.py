@@ -188,7 +188,7 @@ def test_password_change_with_a_wrong_current_password_is_400_and_keeps_the_pass
 def test_password_change_to_a_weak_password_is_400(user):
     response = change_password(client_for(user), new="123")
 
-    assert "new_password" in assert_error(response, 400, "invalid")["details"]
+    assert "new_password" in assert_error(response, 400, "validation_error")["details"]
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
 

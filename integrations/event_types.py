@@ -1,0 +1,132 @@
+"""The catalog of webhook event types: what an endpoint may subscribe to.
+
+An organization's audit events are its webhook events (``integrations/webhooks.py``
+fans each one out), so the catalog is the organization-level audit actions, plus
+``webhook.test``. ``GET /api/v1/webhooks/event-types/`` serves it; endpoint writes
+accept only these names (or ``*``). Personal and platform events (``user.*``,
+``staff.*``, ``system.*``) belong to no organization and are never sent.
+
+``tests/integrations/test_event_types.py`` scans the sources for the actions passed
+to ``audit_record``: an action added without a line here fails it.
+"""
+
+from __future__ import annotations
+
+ALL = "*"
+
+EVENT_TYPES: dict[str, str] = {
+    # organizations
+    "org.created": "The organization was created.",
+    "org.updated": "The organization's name, slug or settings changed.",
+    "org.deleted": "The organization was deleted.",
+    "org.suspended": "Staff suspended the organization (read-only).",
+    "org.unsuspended": "Staff lifted the organization's suspension.",
+    "org.exported": "An operator exported the organization's data.",
+    "org.imported": "An operator imported the organization's data.",
+    "org.erased": "An operator erased the organization's data.",
+    "member.invited": "Someone was invited to join.",
+    "member.joined": "Someone joined (accepted an invitation).",
+    "member.left": "A member left.",
+    "member.removed": "A member was removed.",
+    "member.role_changed": "A member's role changed.",
+    "invitation.resent": "An invitation was sent again.",
+    "invitation.revoked": "An invitation was revoked.",
+    "invitation.declined": "The invitee declined an invitation.",
+    # projects
+    "project.created": "A project was created.",
+    "project.updated": "A project's fields changed.",
+    "project.deleted": "A project was deleted.",
+    "project.archived": "A project was archived.",
+    "project.unarchived": "A project was unarchived.",
+    "project.member_added": "Someone was given a role on a project.",
+    "project.member_removed": "Someone's project role was removed.",
+    "project.member_role_changed": "Someone's project role changed.",
+    "file.deleted": "A project file was deleted.",
+    "file.restored": "A project file was restored to an older revision.",
+    "snapshot.created": "A project snapshot was taken.",
+    "snapshot.restored": "A project was restored from a snapshot.",
+    "asset.uploaded": "An asset was uploaded.",
+    "asset.deleted": "An asset was deleted.",
+    "conversation.deleted": "An AI conversation was deleted.",
+    "generation.created": "An AI generation was queued.",
+    "generation.finished": "An AI generation finished.",
+    "job.created": "A background job was started.",
+    "job.canceled": "A background job was canceled.",
+    "job.finished": "A background job finished.",
+    # sites
+    "site.created": "A site was created.",
+    "site.updated": "A site's fields changed.",
+    "site.deleted": "A site was deleted.",
+    "site.archived": "A site was archived (its public pages answer 410).",
+    "site.unarchived": "A site was unarchived.",
+    "site.deployment_integration_set": "A site's deployment provider changed.",
+    "page.created": "A page was created.",
+    "page.updated": "A page's draft changed.",
+    "page.deleted": "A page was deleted.",
+    "page.locked": "A page's edit lock was taken.",
+    "page.unlocked": "A page's edit lock was released.",
+    "page.published": "A page version went live.",
+    "page.scheduled": "A page version was scheduled to go live.",
+    "page.unpublished": "A page was unpublished.",
+    "page.expired": "A page's live version expired.",
+    "page.reverted": "A page's draft was reverted to an older version.",
+    "page_version.purged": "Old page versions were purged.",
+    "page_comment.created": "A comment was added to a page.",
+    "page_comment.updated": "A page comment changed or was resolved.",
+    "page_comment.deleted": "A page comment was deleted.",
+    "component.created": "A library component was created.",
+    "component.updated": "A library component changed.",
+    "component.deleted": "A library component was deleted.",
+    "section.created": "A library section was created.",
+    "section.updated": "A library section changed.",
+    "section.deleted": "A library section was deleted.",
+    "template.created": "A site template was created.",
+    "template.updated": "A site template changed.",
+    "template.deleted": "A site template was deleted.",
+    "deployment.created": "A deployment was queued.",
+    "deployment.ready": "A deployment finished and is served.",
+    "deployment.failed": "A deployment failed.",
+    "deployment.canceled": "A deployment was canceled.",
+    "deployment.rolled_back": "Production was rolled back to an earlier deployment.",
+    "domain.created": "A custom domain was added.",
+    "domain.verified": "A custom domain was verified.",
+    "domain.verification_failed": "A custom domain's DNS check failed.",
+    "domain.primary": "A custom domain became the site's primary one.",
+    "domain.deleted": "A custom domain was removed.",
+    # billing
+    "billing.checkout_started": "A Stripe checkout was started.",
+    "billing.portal_opened": "The Stripe customer portal was opened.",
+    "billing.plan_updated": "The organization's plan or subscription changed.",
+    "billing.stripe_event_applied": "A Stripe event changed the subscription.",
+    "billing.quota_override_set": "Staff set a quota override.",
+    "billing.quota_override_removed": "Staff removed a quota override.",
+    "cost_estimate.created": "A cost estimate was saved.",
+    # integrations
+    "api_key.created": "An API key was created.",
+    "api_key.revoked": "An API key was revoked.",
+    "integration.created": "An integration was created.",
+    "integration.updated": "An integration changed.",
+    "integration.deleted": "An integration was deleted.",
+    "integration.verified": "An integration's credentials were checked.",
+    "user_integration.created": "A member stored their own provider key.",
+    "user_integration.updated": "A member replaced their own provider key.",
+    "user_integration.deleted": "A member removed their own provider key.",
+    "data_mapping.created": "A data mapping was created.",
+    "data_mapping.updated": "A data mapping changed.",
+    "data_mapping.deleted": "A data mapping was deleted.",
+    "integration_job.started": "A sync job was started.",
+    "integration_job.canceled": "A sync job was canceled.",
+    "integration_job.succeeded": "A sync job finished with every record written.",
+    "integration_job.partial": "A sync job finished with some records failed.",
+    "webhook.created": "A webhook endpoint was created.",
+    "webhook.updated": "A webhook endpoint changed (URL, events, enabled).",
+    "webhook.deleted": "A webhook endpoint was deleted.",
+    "webhook.disabled": "A webhook endpoint was disabled after failing.",
+    "webhook.secret_rotated": "A webhook endpoint's secret was rotated.",
+    "webhook.replayed": "A webhook delivery was replayed.",
+    "webhook.tested": "A test event was sent to a webhook endpoint.",
+    "webhook.test": "The event a test sends (POST …/webhooks/{id}/test/).",
+}
+
+# What an endpoint may subscribe to: every type, or all of them with "*".
+SUBSCRIBABLE: tuple[str, ...] = (ALL, *sorted(EVENT_TYPES))
