@@ -27,10 +27,10 @@ from audit.models import AuditEvent
 from integrations import crypto, sync
 from integrations.destinations import DESTINATION_FIELDS, destination_changes
 from integrations.models import Integration, IntegrationJob, Provider, UserIntegration
-from integrations.providers import site_deployment_integration_set
 from organizations.tenancy import service_context
 from sites.models import Deployment
 from sites.services import deployments as deployment_services
+from sites.services.sites import site_deployment_integration_set
 from tests.integrations.fakes import fake_api
 from tests.integrations.support import Received, receiver
 from tests.projects.support import make_conversation, make_project, project_url
