@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "sites.public.CustomDomainMiddleware",
     # A dedicated live-sites host (SITES_PUBLIC_BASE_URL) serves only /p/….
     "sites.public.LiveSitesHostMiddleware",
+    "config.api.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

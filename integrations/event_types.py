@@ -60,6 +60,8 @@ EVENT_TYPES: dict[str, str] = {
     "site.archived": "A site was archived (its public pages answer 410).",
     "site.unarchived": "A site was unarchived.",
     "site.deployment_integration_set": "A site's deployment provider changed.",
+    "site.production_locked": "Production was locked: publishing stops deploying it.",
+    "site.production_unlocked": "Production was unlocked: publishing deploys it again.",
     "page.created": "A page was created.",
     "page.updated": "A page's draft changed.",
     "page.deleted": "A page was deleted.",

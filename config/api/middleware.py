@@ -22,7 +22,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_structlog import signals as structlog_signals
 
 from config.api.client_ip import client_ip
-from config.api.exceptions import database_unavailable_response, is_database_unavailable
+from config.api.exceptions import (
+    database_unavailable_response,
+    error_body,
+    is_database_unavailable,
+    unknown_api_route_message,
+)
 from config.api.request_context import (
     _client,
     _request_id,
@@ -47,7 +52,7 @@ class RequestIdMiddleware:
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = _api_error_in_the_envelope(request, self.get_response(request))
+            response = self.get_response(request)
             _check_error_contract(request, response)
         finally:
             _request_id.reset(token)
@@ -57,18 +62,28 @@ class RequestIdMiddleware:
         return response
 
 
-def _api_error_in_the_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+class ApiErrorEnvelopeMiddleware:
     """A 404 or 405 under ``/api/`` that did not come from the API's exception handler
     (an unknown route, which with ``DEBUG`` is Django's HTML page; a plain Django view
-    refusing a method) answers the one JSON error shape too."""
+    refusing a method) answers the one JSON error shape too.
+
+    Listed after ``sites.public.LiveSitesHostMiddleware``: on the live sites' own host
+    ``/api/…`` is the live site's 404 page (with its headers), not the platform's."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return _api_error_in_the_envelope(request, self.get_response(request))
+
+
+def _api_error_in_the_envelope(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if (
         response.status_code not in (404, 405)
         or not request.path.startswith("/api/")
         or response.get("Content-Type", "").startswith("application/json")
     ):
         return response
-    from config.api.exceptions import error_body, unknown_api_route_message  # (import cycle)
-
     if response.status_code == 404:
         body = error_body("not_found", unknown_api_route_message(request.path))
     else:

@@ -321,10 +321,12 @@ def test_your_own_key_does_not_follow_a_new_base_url_either(personas, old, new, 
 def _deploy_through(personas, integration_id) -> Deployment:
     owner = personas.users["owner"]
     site = make_site(personas.org, owner)
-    publish(site, make_page(site, owner, path="/", body="Home"), owner)
     with service_context(reason="test fixture"):
         integration = Integration.objects.get(id=integration_id)
         site_deployment_integration_set(actor=owner, site=site, integration=integration)
+    # On an external host publishing leaves the change pending (no automatic deployment).
+    publish(site, make_page(site, owner, path="/", body="Home"), owner)
+    with service_context(reason="test fixture"):
         site.refresh_from_db()
         deployment = deployment_services.deployment_create(
             actor=personas.users["admin"], site=site, environment="production"

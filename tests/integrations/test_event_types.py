@@ -47,6 +47,11 @@ def audited_actions() -> set[str]:
                     for target in node.targets:
                         if isinstance(target, ast.Name):
                             assigned.setdefault(target.id, set()).update(_strings(node.value))
+                        elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                            # action, state = "page.published", LIVE
+                            for name, value in zip(target.elts, node.value.elts, strict=False):
+                                if isinstance(name, ast.Name):
+                                    assigned.setdefault(name.id, set()).update(_strings(value))
             for node in ast.walk(tree):
                 if not (
                     isinstance(node, ast.Call)

@@ -104,14 +104,15 @@ def test_staff_cannot_remove_the_last_owner_either(staff_client, personas):
 
 
 def test_suspending_an_org_makes_it_read_only_for_its_members(staff_client, personas):
+    chosen = {"action": "suspend", "_selected_action": [str(personas.org.id)]}
+    owner = personas.client("owner")
+    asked = staff_client.post("/admin/organizations/organization/", chosen)
+    assert asked.status_code == 200 and b"reason" in asked.content  # the action asks first
+    assert owner.get("/api/v1/orgs/acme/").json()["suspended"] is False
     staff_client.post(
         "/admin/organizations/organization/",
-        {
-            "action": "suspend",
-            "_selected_action": [str(personas.org.id)],
-        },
+        {**chosen, "apply": "1", "reason": "chargeback under review"},
     )
-    owner = personas.client("owner")
     assert owner.get("/api/v1/orgs/acme/").json()["suspended"] is True
     response = owner.patch("/api/v1/orgs/acme/", {"name": "Nope"}, format="json")
     assert response.status_code == 403
