@@ -126,6 +126,41 @@ def _orm_subqueries() -> Iterator[None]:
         selectors._my_override, selectors._is_favorite = saved
 
 
+@lever("site-creator", "/api/v1/orgs/{org}/sites/site-0000/pages/")
+def _site_with_creator() -> Iterator[None]:
+    """Every route under a site loads the site with its creator (before issue 21)."""
+    from sites import selectors
+
+    original = selectors.site_by_slug
+
+    def with_creator(**kwargs: Any) -> Any:
+        return original(**(kwargs | {"with_creator": True}))
+
+    selectors.site_by_slug = with_creator
+    try:
+        yield
+    finally:
+        selectors.site_by_slug = original
+
+
+@lever("list-clones", "/api/v1/orgs/{org}/projects/?page_size=50")
+def _list_clones() -> Iterator[None]:
+    """``projects_for_user`` with ``select_related("created_by").defer("search")`` (which
+    ``.values()`` drops), as before issue 21."""
+    from projects import selectors
+
+    original = selectors.projects_for_user
+
+    def with_clones(**kwargs: Any) -> Any:
+        return original(**kwargs).select_related("created_by").defer("search")
+
+    selectors.projects_for_user = with_clones
+    try:
+        yield
+    finally:
+        selectors.projects_for_user = original
+
+
 @lever("noop", "/api/v1/orgs/{org}/projects/?page_size=50")
 def _noop() -> Iterator[None]:
     """Nothing changes: the harness's own noise (the ratio should be 1)."""
@@ -207,6 +242,12 @@ def _child(args: argparse.Namespace) -> None:
         def mark() -> None:
             zlib.crc32(b"bench")
 
+        for variant in ("before", "after", "after", "before"):  # settle, not counted
+            if variant == "before":
+                with before():
+                    block(args.per_block)
+            else:
+                block(args.per_block)
         mark()
         for variant in ("before", "after", "after", "before") * args.abba:
             if variant == "before":

@@ -88,12 +88,15 @@ def projects_of(*, organization_id: uuid.UUID) -> QuerySet[Project]:
 
 
 def projects_for_user(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> QuerySet[Project]:
-    """The projects the caller can see, with ``my_override``, ``is_favorite`` and the creator."""
-    return (
-        Project.objects.filter(organization_id=organization_id)
-        .select_related("created_by")
-        .defer("search")
-        .annotate(my_override=_my_override(user_id), is_favorite=_is_favorite(user_id))
+    """The projects the caller can see, with ``my_override`` and ``is_favorite``.
+
+    Shaped for ``.values()`` (the project list reads ``PROJECT_LIST_COLUMNS``, the
+    creator through ``created_by__...``: a join): no ``select_related``/``defer``,
+    which ``.values()`` drops after each cost a copy of the query (issue 21). Add
+    them back before iterating instances.
+    """
+    return Project.objects.filter(organization_id=organization_id).annotate(
+        my_override=_my_override(user_id), is_favorite=_is_favorite(user_id)
     )
 
 
