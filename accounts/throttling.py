@@ -6,12 +6,10 @@ pages of :mod:`accounts.pages` and the admin's login form all count through
 :func:`hit`, so an attempt made at one door uses up the allowance of the others.
 :mod:`accounts.doors` is what a door calls (which buckets, and the failure audit).
 
-Each check is O(1): a *sliding-window counter* (two fixed windows, the previous
-one weighted by how much of it still overlaps the sliding window, as Cloudflare
-and nginx count), kept as integers with ``cache.add``/``cache.incr`` — not DRF's
-pickled list of every timestamp, which grows with the rate. The estimate never
-lets more than the rate through in any window of the rate's length; at most it
-refuses a little early.
+Each check is O(1): the API throttles' sliding-window counter
+(:func:`config.api.throttling.window_hit`: two fixed windows as integers, the
+previous weighted by how much of it the sliding window still covers) — not DRF's
+pickled list of every timestamp, which grows with the rate.
 
 Who counts: per client address (``client_ip()``, which trusts ``X-Forwarded-For``
 only through ``TRUSTED_PROXY_COUNT`` proxies) and per account (the normalised
@@ -21,19 +19,15 @@ email the request names), so spreading attempts over many addresses does not hel
 from __future__ import annotations
 
 import hashlib
-import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.api.client_ip import client_ip
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from config.api.throttling import parse_rate, window_hit
 
 
 def normalise_email(email: Any) -> str:
@@ -42,12 +36,6 @@ def normalise_email(email: Any) -> str:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """``"10/min"`` -> ``(10, 60)``: DRF's notation (the period's first letter counts)."""
-    num, period = rate.split("/")
-    return int(num), _PERIODS[period.strip()[0]]
 
 
 def scope_rate(scope: str) -> str | None:
@@ -64,46 +52,20 @@ class Refused:
     wait: int
 
 
-def _key(scope: str, ident: str, window: int) -> str:
-    return f"door:{scope}:{_digest(ident)}:{window}"
-
-
 def hit(scope: str, ident: str, rate: str | None = None) -> Refused | None:
     """Count one attempt of ``ident`` in ``scope``; ``None`` if it is allowed.
 
     ``rate`` defaults to the scope's API rate (:func:`scope_rate`); a scope without
-    a rate is not limited. A refused attempt is not counted (as DRF does), so a
+    a rate is not limited. The counter is the API throttles' own
+    (:func:`config.api.throttling.window_hit`); a refused attempt is not counted, so a
     client that waits gets its allowance back on time.
     """
     rate = rate or scope_rate(scope)
     if not rate:
         return None
     limit, duration = parse_rate(rate)
-    now = time.time()
-    window = int(now // duration)
-    elapsed = (now - window * duration) / duration  # 0 <= elapsed < 1
-    current = _key(scope, ident, window)
-    previous = cache.get(_key(scope, ident, window - 1), 0)
-    # The current window's counter lives on as the next window's "previous" one.
-    cache.add(current, 0, timeout=2 * duration)
-    try:
-        count = cache.incr(current)
-    except ValueError:  # expired between add and incr
-        cache.set(current, 1, timeout=2 * duration)
-        count = 1
-    if previous * (1 - elapsed) + count <= limit:
-        return None
-    cache.decr(current)  # SECURITY: incr first, so concurrent attempts cannot all pass
-    return Refused(scope=scope, wait=_wait(limit, duration, previous, count - 1, elapsed))
-
-
-def _wait(limit: int, duration: int, previous: int, current: int, elapsed: float) -> int:
-    """Seconds until the estimate leaves room for one more attempt."""
-    if current + 1 > limit:  # the current window alone is full: wait for the next
-        return max(1, math.ceil((1 - elapsed) * duration))
-    # previous * (1 - t) + current + 1 <= limit  <=>  t >= 1 - (limit - current - 1) / previous
-    needed = 1 - (limit - current - 1) / previous
-    return max(1, math.ceil((needed - elapsed) * duration))
+    wait = window_hit(f"door:{scope}:{_digest(ident)}", limit, duration)
+    return None if wait is None else Refused(scope=scope, wait=wait)
 
 
 def attempt_allowed(scope: str, ident: str, rate: str) -> bool:

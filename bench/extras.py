@@ -92,9 +92,10 @@ def run_script(name: str, args: list[str], *, ok_codes: tuple[int, ...] = (0,)) 
     return {"figures": figures, "seconds": seconds, "exit": done.returncode}
 
 
-def run(*, seconds: float) -> dict[str, Any]:
-    """Every side benchmark; ``seconds`` is ``sites_public.py --seconds`` (per workload:
-    that long alternating at 1 client, then half of it per server at 2 clients)."""
+def run(*, seconds: float, rounds: int = 5) -> dict[str, Any]:
+    """Every side benchmark; ``seconds`` is ``sites_public.py --seconds`` (per workload,
+    spread over ``rounds`` interleaved rounds: in each, alternating at 1 client, then
+    each server alone at 2 clients)."""
     load_before = os.getloadavg()[0]
     try:
         result: dict[str, Any] = {"setup_seconds": setup_database()}
@@ -107,7 +108,9 @@ def run(*, seconds: float) -> dict[str, Any]:
         + ")"
     )
     # sites_public.py exits 1 when W8 misses its target: still figures to report.
-    sites = run_script("sites_public", [f"--seconds={seconds:g}"], ok_codes=(0, 1))
+    sites = run_script(
+        "sites_public", [f"--seconds={seconds:g}", f"--rounds={rounds}"], ok_codes=(0, 1)
+    )
     if "figures" in sites:
         by_id = {item["workload"].split()[0]: item for item in sites.pop("figures")}
         sites |= {"w8": by_id.get("W8"), "w9": by_id.get("W9")}

@@ -14,7 +14,8 @@ statements as the Django endpoint in the same order:
 and answers the same JSON (same fields, ``my_role``, ``favorite``, a cursor
 ``next`` link) rendered with orjson. Plain psycopg 3 with its defaults, one
 connection per gunicorn worker (psycopg prepares a statement after five
-executions: ``FLOOR_PREPARE_THRESHOLD=none`` turns that off).
+executions: ``FLOOR_PREPARE_THRESHOLD=none`` turns that off). Under a threaded server
+(gunicorn gthread, granian) each thread has its own connection, as Django's do.
 
 ``GET /ping`` answers a constant without touching the database (W0: the
 HTTP server + load generator floor).
@@ -29,6 +30,7 @@ import hashlib
 import hmac
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -89,16 +91,18 @@ VALUES (%(id)s, %(org)s, 0, 'project.created', 'user', %(user)s, %(email)s,
         now(), '', '')
 """
 
-_conn: psycopg.Connection | None = None
+_local = threading.local()
 
 
 def connection() -> psycopg.Connection:
-    """One connection per worker process, opened on first use (after gunicorn's fork)."""
-    global _conn
-    if _conn is None or _conn.closed:
-        _conn = psycopg.connect(_DSN, autocommit=True)
-        _conn.prepare_threshold = None if _PREPARE == "none" else int(_PREPARE)
-    return _conn
+    """One connection per worker thread (per process under sync workers), opened on first
+    use (after the server's fork); a threaded server must not share one transaction."""
+    conn: psycopg.Connection | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(_DSN, autocommit=True)
+        conn.prepare_threshold = None if _PREPARE == "none" else int(_PREPARE)
+        _local.conn = conn
+    return conn
 
 
 # --- HTTP helpers ---------------------------------------------------------------

@@ -229,7 +229,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
+        # O(1) sliding-window counters (config/api/throttling.py), not DRF's pickled log.
+        "config.api.throttling.AnonRateThrottle",
         "integrations.apikeys.UserRateThrottle",
         "integrations.apikeys.ApiKeyRateThrottle",
     ],

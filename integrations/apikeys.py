@@ -35,10 +35,11 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
-from rest_framework import authentication, exceptions, throttling
+from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import User
+from config.api.throttling import SlidingWindowThrottle
 from organizations.permissions import Principal
 from organizations.tenancy import OrgContext, _require_transaction
 
@@ -204,21 +205,22 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 # --- throttling -------------------------------------------------------------------
 
 
-class UserRateThrottle(throttling.UserRateThrottle):
-    """DRF's per-user throttle, for people only: key requests have their own bucket."""
+class UserRateThrottle(SlidingWindowThrottle):
+    """``THROTTLE_USER`` per person (per client address when nobody is signed in, as
+    DRF's ``UserRateThrottle``), for people only: key requests have their own bucket."""
 
-    def get_cache_key(self, request: Request, view: object) -> str | None:
-        if is_api_key_request(request):
-            return None
-        return super().get_cache_key(request, view)
+    scope = "user"
+
+    def ident(self, request: Request) -> str | None:
+        if request.user and request.user.is_authenticated:
+            return None if is_api_key_request(request) else str(request.user.pk)
+        return self.get_ident(request)
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Per key (``THROTTLE_API_KEY``), whoever created it."""
+class ApiKeyRateThrottle(SlidingWindowThrottle):
+    """``THROTTLE_API_KEY`` per key, whoever created it."""
 
     scope = "api_key"
 
-    def get_cache_key(self, request: Request, view: object) -> str | None:
-        if not is_api_key_request(request):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.id}
+    def ident(self, request: Request) -> str | None:
+        return str(request.auth.id) if is_api_key_request(request) else None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import difflib
 import uuid
+from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import BooleanField, CharField, Count, Expression, Field, Prefetch, QuerySet
 
 from projects.models import (
-    Favorite,
     FileRevision,
     Project,
     ProjectFile,
@@ -22,20 +22,47 @@ from projects.models import (
 )
 
 
-def _my_override(user_id: uuid.UUID) -> Subquery:
-    return Subquery(
-        ProjectMember.objects.filter(
-            organization_id=OuterRef("organization_id"), project_id=OuterRef("pk"), user_id=user_id
-        ).values("role")[:1]
-    )
+class _OfProjectAndUser(Expression):
+    """A correlated subquery on a per-project, per-user table, from a fixed SQL template.
+
+    ``Subquery``/``Exists`` over a queryset build, resolve and compile a whole inner
+    query on every request (a tenth of a project list's time, issue 21); the text never
+    changes but for the caller's id, which is a parameter here. The outer alias of
+    ``projects_project`` is read from the compiling query, so the expression stays
+    right when the queryset is nested in another one (its alias is relabelled then).
+    Same SQL as the ``Subquery``/``Exists`` it replaces, same plan (the RLS policies of
+    the inner table apply as before).
+    """
+
+    def __init__(self, template: str, user_id: uuid.UUID, output_field: Field) -> None:
+        super().__init__(output_field=output_field)
+        self.template, self.user_id = template, user_id
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        outer = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return self.template.format(p=outer), (self.user_id,)
 
 
-def _is_favorite(user_id: uuid.UUID) -> Exists:
-    return Exists(
-        Favorite.objects.filter(
-            organization_id=OuterRef("organization_id"), project_id=OuterRef("pk"), user_id=user_id
-        )
-    )
+_MY_OVERRIDE_SQL = (
+    '(SELECT pm_."role" FROM "projects_projectmember" pm_'
+    ' WHERE pm_."organization_id" = {p}."organization_id" AND pm_."project_id" = {p}."id"'
+    ' AND pm_."user_id" = %s LIMIT 1)'
+)
+_IS_FAVORITE_SQL = (
+    'EXISTS(SELECT 1 FROM "projects_favorite" f_'
+    ' WHERE f_."organization_id" = {p}."organization_id" AND f_."project_id" = {p}."id"'
+    ' AND f_."user_id" = %s LIMIT 1)'
+)
+
+
+def _my_override(user_id: uuid.UUID) -> Expression:
+    """The caller's ``ProjectMember`` role on the project, if any."""
+    return _OfProjectAndUser(_MY_OVERRIDE_SQL, user_id, CharField())
+
+
+def _is_favorite(user_id: uuid.UUID) -> Expression:
+    """Whether the caller starred the project."""
+    return _OfProjectAndUser(_IS_FAVORITE_SQL, user_id, BooleanField())
 
 
 def project_for_user(
@@ -61,12 +88,15 @@ def projects_of(*, organization_id: uuid.UUID) -> QuerySet[Project]:
 
 
 def projects_for_user(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> QuerySet[Project]:
-    """The projects the caller can see, with ``my_override``, ``is_favorite`` and the creator."""
-    return (
-        Project.objects.filter(organization_id=organization_id)
-        .select_related("created_by")
-        .defer("search")
-        .annotate(my_override=_my_override(user_id), is_favorite=_is_favorite(user_id))
+    """The projects the caller can see, with ``my_override`` and ``is_favorite``.
+
+    Shaped for ``.values()`` (the project list reads ``PROJECT_LIST_COLUMNS``, the
+    creator through ``created_by__...``: a join): no ``select_related``/``defer``,
+    which ``.values()`` drops after each cost a copy of the query (issue 21). Add
+    them back before iterating instances.
+    """
+    return Project.objects.filter(organization_id=organization_id).annotate(
+        my_override=_my_override(user_id), is_favorite=_is_favorite(user_id)
     )
 
 

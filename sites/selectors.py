@@ -30,11 +30,21 @@ from sites.models import (
 
 
 def sites_of(*, organization_id: uuid.UUID) -> QuerySet[Site]:
+    """The organization's sites with their creator (the site document shows it)."""
     return Site.objects.filter(organization_id=organization_id).select_related("created_by")
 
 
-def site_by_slug(*, organization_id: uuid.UUID, slug: str) -> Site | None:
-    return sites_of(organization_id=organization_id).filter(slug=slug).first()
+def site_by_slug(
+    *, organization_id: uuid.UUID, slug: str, with_creator: bool = False
+) -> Site | None:
+    """The site ``slug``; its creator's row only ``with_creator`` (the site document
+    needs it; the routes under a site, pages first, do not: issue 21)."""
+    sites = (
+        sites_of(organization_id=organization_id)
+        if with_creator
+        else Site.objects.filter(organization_id=organization_id)
+    )
+    return sites.filter(slug=slug).first()
 
 
 def pages_of(*, site: Site) -> QuerySet[Page]:

@@ -50,10 +50,15 @@ class SiteScopedAPIView(OrgScopedAPIView):
     """Everything under ``/api/v1/orgs/{org_slug}/sites/{site_slug}/``."""
 
     site: Site
+    # Views that answer the site document (it shows the creator) load the creator with
+    # the site; the others do not read that row (issue 21).
+    site_with_creator = False
 
     def authorize(self, request: Request, action: str, url_kwargs: dict[str, Any]) -> None:
         site = selectors.site_by_slug(
-            organization_id=self.organization_id, slug=url_kwargs["site_slug"]
+            organization_id=self.organization_id,
+            slug=url_kwargs["site_slug"],
+            with_creator=self.site_with_creator,
         )
         if site is None:
             raise exceptions.NotFound()
@@ -111,6 +116,7 @@ class SiteListView(ListAPIMixin, OrgScopedAPIView):
 
 class SiteDetailView(SiteScopedAPIView):
     scope_map = {"GET": "site.view", "PATCH": "site.update", "DELETE": "site.delete"}
+    site_with_creator = True
     queryset = Site.objects.none()
     serializer_class = s.SiteSerializer
 
@@ -162,6 +168,7 @@ class SitePublishView(SiteScopedAPIView):
 class SiteArchiveView(SiteScopedAPIView):
     """``POST`` archives the site (its public pages answer 410), ``DELETE`` unarchives."""
 
+    site_with_creator = True
     scope_map = {"POST": "site.archive", "DELETE": "site.archive"}
     queryset = Site.objects.none()
     serializer_class = s.SiteSerializer

@@ -156,10 +156,8 @@ def test_permissions_doc_is_generated_from_the_matrix():
     assert (Path(settings.BASE_DIR) / "docs" / "permissions.md").read_text() == render_markdown()
 
 
-def test_user_throttle_answers_429_in_the_error_shape(personas, monkeypatch):
-    from rest_framework.throttling import UserRateThrottle
-
-    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
+def test_user_throttle_answers_429_in_the_error_shape(personas, monkeypatch, settings):
+    monkeypatch.setitem(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user", "3/min")
     client = client_for(personas.user("member"))
     statuses = [client.get("/api/v1/me/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]

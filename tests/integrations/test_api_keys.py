@@ -258,11 +258,8 @@ def test_last_used_is_written_at_most_once_a_minute(personas):
     assert last_used() > first
 
 
-def test_a_key_is_throttled_on_its_own(personas, monkeypatch):
-    from rest_framework import throttling
-
-    rates = {**throttling.SimpleRateThrottle.THROTTLE_RATES, "api_key": "3/min"}
-    monkeypatch.setattr(throttling.SimpleRateThrottle, "THROTTLE_RATES", rates)
+def test_a_key_is_throttled_on_its_own(personas, monkeypatch, settings):
+    monkeypatch.setitem(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api_key", "3/min")
     key = _create(personas)["key"]
     client = _key_client(key)
     codes = [client.get("/api/v1/orgs/acme/projects/").status_code for _ in range(4)]

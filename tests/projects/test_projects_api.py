@@ -141,6 +141,37 @@ def test_a_list_item_is_the_same_document_as_the_detail(personas, persona):
         assert item == detail.json()
 
 
+def test_the_callers_role_and_favorite_follow_the_project_when_the_list_is_nested(personas):
+    """``my_override``/``is_favorite`` are written as SQL once (issue 21); they name the
+    project table by the alias of the query compiling them, so a nested use (relabelled
+    ``U0``) still correlates with its own rows, not the outer query's."""
+    from projects import selectors
+    from projects.models import ProjectMember
+
+    owner, viewer = personas.users["owner"], personas.users["viewer"]
+    starred = make_project(personas.org, owner, "starred")
+    make_project(personas.org, owner, "plain")
+    with service_context(reason="test"):
+        Favorite.objects.create(organization=personas.org, project=starred, user=viewer)
+        ProjectMember.objects.create(
+            organization=personas.org, project=starred, user=viewer, role="editor"
+        )
+        mine = selectors.projects_for_user(organization_id=personas.org.id, user_id=viewer.id)
+        starred_ids = mine.filter(is_favorite=True).values("id")
+        nested = Project.objects.filter(id__in=starred_ids).values_list("slug", flat=True)
+        assert list(nested) == ["starred"]
+        # under another table: a hard-coded "projects_project" would not even compile
+        on_starred = ProjectMember.objects.filter(project_id__in=starred_ids)
+        assert list(on_starred.values_list("user_id", flat=True)) == [viewer.id]
+        overridden = mine.filter(my_override="editor").values("id")
+        assert list(Project.objects.filter(id__in=overridden).values_list("slug", flat=True)) == [
+            "starred"
+        ]
+        rows = {r["slug"]: r for r in mine.values("slug", "my_override", "is_favorite")}
+    assert rows["starred"]["my_override"] == "editor" and rows["starred"]["is_favorite"]
+    assert rows["plain"]["my_override"] is None and not rows["plain"]["is_favorite"]
+
+
 def test_the_list_filters_by_tag_visibility_and_favorite(personas):
     owner = personas.users["owner"]
     make_project(personas.org, owner, "tagged", tags=["web", "api"])

@@ -342,3 +342,27 @@ def test_a_diff_of_impossible_version_numbers_is_a_400(personas, home, numbers, 
     )
     assert response.status_code == 400, response.content
     assert set(response.json()["error"]["details"]) == bad
+
+
+def test_routes_under_a_site_do_not_read_its_creator_and_the_site_document_does(personas):
+    """The site lookup every route under a site makes joins the creator's row only where
+    the answer shows it (the site document), in the same statement (issue 21)."""
+    sites_world(personas)
+    client = personas.client("viewer")
+
+    def site_statements(url: str) -> list[str]:
+        client.get(url)  # warm up
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return [q["sql"] for q in queries if '"sites_site"' in q["sql"].split("WHERE")[0]]
+
+    for path in ("pages/", "deployments/", "domains/"):
+        statements = site_statements(f"/api/v1/orgs/acme/sites/matrix-site/{path}")
+        assert statements and all('"accounts_user"' not in sql for sql in statements), path
+    with CaptureQueriesContext(connection) as queries:
+        detail = client.get("/api/v1/orgs/acme/sites/matrix-site/")
+    assert detail.status_code == 200 and detail.json()["created_by"]["email"]
+    site = [q["sql"] for q in queries if 'FROM "sites_site"' in q["sql"]]
+    assert len(site) == 1 and '"accounts_user"' in site[0]
+    lazy = [q for q in queries if q["sql"].lstrip().startswith('SELECT "accounts_user"')]
+    assert not lazy  # the creator came with the site, not in a statement of its own
