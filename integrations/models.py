@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from accounts.passwords import SecretField
 from organizations.models import TenantModel, tenant_fk, user_fk
 from organizations.permissions import Role
 
@@ -55,12 +56,16 @@ class ApiKey(TenantModel):
     scopes = ArrayField(models.CharField(max_length=60), default=list, blank=True, size=50)
     prefix = models.CharField(max_length=16)
     last_four = models.CharField(max_length=4)
-    hashed_key = models.CharField(max_length=64, unique=True)
+    # SECURITY: never selected by the ORM and not readable by the app role (secret_columns);
+    # a key is found by app.api_key_authenticate(hash), a definer function.
+    hashed_key = SecretField(max_length=64, unique=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = user_fk()
     updated_at = models.DateTimeField(auto_now=True)
+
+    secret_columns = ("hashed_key",)
 
     class Meta(TenantModel.Meta):
         verbose_name = "API key"

@@ -1,5 +1,5 @@
 """Raw SQL as the app role: secrets at rest (password hashes, TOTP secrets, recovery
-codes) are not readable, with or without claims; the definer functions of
+codes, API key hashes) are not readable, with or without claims; the definer functions of
 ``accounts/migrations/0005`` give only the narrow answers (issue 17 §5)."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ SECRETS = {
     "accounts_user": "password",
     "accounts_totpdevice": "secret",
     "accounts_recoverycode": "code_hash",
+    "integrations_apikey": "hashed_key",
 }
 
 
