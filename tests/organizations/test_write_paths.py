@@ -45,6 +45,7 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "organizations/services.py:invitations_for_invitee": "read: invitations to my address",
     "organizations/services.py:invitation_decline": "closes an invitation (grants nothing)",
     "bench/apikey_vs_jwt.py:main": "benchmark harness",
+    "bench/ab.py:_child": "benchmark harness (read: picks the targets)",
     "bench/billing_quota.py:_setup": "benchmark harness",
     "bench/billing_quota.py:bench_w3": "benchmark harness",
     "bench/sites_public.py:_member_token": "benchmark harness",

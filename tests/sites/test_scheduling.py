@@ -101,10 +101,13 @@ def test_two_concurrent_scheduler_runs_publish_once(personas):
     finally:
         post_save.disconnect(hold_run_a, sender=Page)
 
-    assert results == {
-        "a": {"published": 1, "expired": 0, "deployed": 1},
-        "b": {"published": 0, "expired": 0, "deployed": 0},
+    assert {name: (r["published"], r["expired"]) for name, r in results.items()} == {
+        "a": (1, 0),
+        "b": (0, 0),
     }
+    # One production deployment in all: whichever run reaches the changed site after A
+    # commits deploys it (the other finds nothing pending).
+    assert results["a"]["deployed"] + results["b"]["deployed"] == 1
     assert audit_actions(personas.org, "page.published") == ["page.published"]
     assert get(Page, "live_version", id=page.id).live_version.number == 1
 
