@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -19,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ import httpx
 import psycopg
 
 from config import embedded_db
+from organizations import roles
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".data"
@@ -165,6 +167,24 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+@contextlib.contextmanager
+def seeded_server(env: Mapping[str, str], log_name: str) -> Iterator[LiveServer]:
+    """A :class:`LiveServer` on a database of its own (``env["DB_NAME"]``), migrated and
+    seeded with the demo data, logging to ``.data/<log_name>``; dropped afterwards."""
+    database = env["DB_NAME"]
+    with roles.admin_connect() as conn:
+        roles.drop_database(conn, database)
+    manage("db_setup", env=env)
+    manage("seed", env=env)
+    live = LiveServer(env, DATA / log_name)
+    try:
+        yield live
+    finally:
+        live.stop()
+        with roles.admin_connect() as conn:
+            roles.drop_database(conn, database)
 
 
 def sign_in(base_url: str, email: str, password: str) -> str:

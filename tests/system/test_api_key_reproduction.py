@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from accounts.seeding import DEMO_PASSWORD
-from organizations import roles
-from tests.system.support import DATA, LiveServer, manage, sign_in
+from tests.system.support import LiveServer, seeded_server, sign_in
 
 DATABASE = "saas_system_keys"
 SERVER_ENV = {"DB_NAME": DATABASE, "THROTTLE_LOGIN": "100000/min"}
@@ -30,15 +29,8 @@ ORG = "/api/v1/orgs/acme"
 
 @pytest.fixture(scope="module")
 def server():
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
-    manage("db_setup", env=SERVER_ENV)
-    manage("seed", env=SERVER_ENV)
-    live = LiveServer(SERVER_ENV, DATA / "system-keys-server.log")
-    yield live
-    live.stop()
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
+    with seeded_server(SERVER_ENV, "system-keys-server.log") as live:
+        yield live
 
 
 def _client(server: LiveServer, bearer: str) -> httpx.Client:

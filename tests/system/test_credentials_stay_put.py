@@ -23,9 +23,8 @@ import httpx
 import pytest
 
 from accounts.seeding import DEMO_PASSWORD
-from organizations import roles
 from tests.integrations.support import receiver
-from tests.system.support import DATA, LiveServer, manage, sign_in
+from tests.system.support import LiveServer, seeded_server, sign_in
 
 DATABASE = "saas_system_destinations"
 SERVER_ENV = {
@@ -42,15 +41,8 @@ MODELS = b'{"object": "list", "data": [{"id": "demo-model", "object": "model"}]}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
-    manage("db_setup", env=SERVER_ENV)
-    manage("seed", env=SERVER_ENV)
-    live = LiveServer(SERVER_ENV, DATA / "system-destinations-server.log")
-    yield live
-    live.stop()
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
+    with seeded_server(SERVER_ENV, "system-destinations-server.log") as live:
+        yield live
 
 
 def _client(server: LiveServer, bearer: str) -> httpx.Client:

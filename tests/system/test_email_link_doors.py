@@ -29,8 +29,7 @@ import httpx
 import pytest
 
 from accounts.seeding import DEMO_PASSWORD
-from organizations import roles
-from tests.system.support import DATA, LiveServer, manage
+from tests.system.support import DATA, LiveServer, manage, seeded_server
 
 DATABASE = "saas_system_doors"
 MAIL = DATA / "system-doors-mail"
@@ -46,15 +45,8 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 def server() -> Iterator[LiveServer]:
     shutil.rmtree(MAIL, ignore_errors=True)
     MAIL.mkdir(parents=True)
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
-    manage("db_setup", env=SERVER_ENV)
-    manage("seed", env=SERVER_ENV)
-    live = LiveServer(SERVER_ENV, DATA / "system-doors-server.log")
-    yield live
-    live.stop()
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
+    with seeded_server(SERVER_ENV, "system-doors-server.log") as live:
+        yield live
 
 
 def client_from(server: LiveServer, address: str) -> httpx.Client:

@@ -34,8 +34,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
 from accounts.seeding import DEMO_PASSWORD
-from organizations import roles
-from tests.system.support import DATA, LiveServer, manage, sign_in
+from tests.system.support import LiveServer, seeded_server, sign_in
 
 EXAMPLES = 20
 # A fixed seed, so a run is repeatable; FUZZ_SEED=<n> explores other cases. Runs still
@@ -57,15 +56,8 @@ SERVER_ENV = {
 
 @pytest.fixture(scope="module")
 def server():
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
-    manage("db_setup", env=SERVER_ENV)
-    manage("seed", env=SERVER_ENV)
-    live = LiveServer(SERVER_ENV, DATA / "system-fuzz-server.log")
-    yield live
-    live.stop()
-    with roles.admin_connect() as conn:
-        roles.drop_database(conn, DATABASE)
+    with seeded_server(SERVER_ENV, "system-fuzz-server.log") as live:
+        yield live
 
 
 class Api:
