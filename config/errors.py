@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,12 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+def invalid_choice_message(value: str, choices: Iterable[Any]) -> str:
+    """The one wording of an invalid choice, naming the valid values (request bodies,
+    list filters, services): ``"boss" is not a valid choice; valid: owner, admin.``"""
+    return f'"{value}" is not a valid choice; valid: {", ".join(str(c) for c in choices)}.'
 
 
 def slug_taken(message: str = "This slug is taken.") -> Conflict:

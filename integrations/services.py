@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record
 from billing.quotas import quota_check_count
-from config.errors import Conflict, Invalid, conflict_on_duplicate
+from config.errors import Conflict, Invalid, conflict_on_duplicate, invalid_choice_message
 from integrations import crypto, outbound, webhooks
 from integrations.apikeys import generate_key, hash_key, valid_scope
 from integrations.destinations import URL_CONFIG_KEYS, destination_changes
@@ -385,10 +385,9 @@ def _check_event_types(event_types: list[str]) -> list[str]:
         )
     bad = [t for t in types if t not in EVENT_TYPES and t != ALL]
     if bad:
-        valid = ", ".join(SUBSCRIBABLE)
         raise Invalid(
             "Unknown event type: see GET /api/v1/webhooks/event-types/.",
-            details={"event_types": [f'"{b}" is not a valid choice; valid: {valid}.' for b in bad]},
+            details={"event_types": [invalid_choice_message(b, SUBSCRIBABLE) for b in bad]},
         )
     return types
 

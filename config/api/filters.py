@@ -25,6 +25,8 @@ from rest_framework import filters, mixins
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from config.errors import invalid_choice_message
+
 SEARCH_MAX_LENGTH = 200
 
 
@@ -41,9 +43,12 @@ class FilterSet(django_filters.FilterSet):
                 if isinstance(field, forms.ChoiceField) and not isinstance(
                     field, forms.ModelChoiceField
                 ):
-                    valid = ", ".join(str(value) for value, _ in field.choices if value != "")
-                    field.error_messages["invalid_choice"] = (
-                        f'"%(value)s" is not a valid choice; valid: {valid.replace("%", "%%")}.'
+                    # Django formats the message with %(value)s: escape the values' %.
+                    valid = (
+                        str(value).replace("%", "%%") for value, _ in field.choices if value != ""
+                    )
+                    field.error_messages["invalid_choice"] = invalid_choice_message(
+                        "%(value)s", valid
                     )
         return self._form
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.errors import invalid_choice_message
+
 
 def list_valid_choices(field: serializers.Field) -> None:
     """Make an invalid choice of ``field`` (a ``ChoiceField``, or a list or dict of them)
@@ -15,11 +17,9 @@ def list_valid_choices(field: serializers.Field) -> None:
     if child is not None:
         list_valid_choices(child)
     if isinstance(field, serializers.ChoiceField) and not field.read_only:
-        valid = ", ".join(str(choice) for choice in field.choices)
-        valid = valid.replace("{", "{{").replace("}", "}}")  # the message is a format string
-        field.error_messages["invalid_choice"] = (
-            '"{input}" is not a valid choice; valid: ' + valid + "."
-        )
+        # DRF formats the message with ``input``: braces of the values are escaped.
+        valid = (str(choice).replace("{", "{{").replace("}", "}}") for choice in field.choices)
+        field.error_messages["invalid_choice"] = invalid_choice_message("{input}", valid)
 
 
 class StrictInputMixin:
