@@ -22,12 +22,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.api.client_ip import client_ip
-from config.api.throttling import parse_rate, window_hit
+from config.api.throttling import parse_rate, scope_rate, window_hit
 
 
 def normalise_email(email: Any) -> str:
@@ -36,12 +35,6 @@ def normalise_email(email: Any) -> str:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def scope_rate(scope: str) -> str | None:
-    """The rate of ``scope`` in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (read on
-    each call: tests and operators change it)."""
-    return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(scope)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,12 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(num), _PERIODS[period.strip()[0]]
 
 
+def scope_rate(scope: str) -> str | None:
+    """The rate of ``scope`` in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (read on
+    each call: tests and operators change it)."""
+    return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(scope)
+
+
 def window_hit(key: str, limit: int, duration: int, now: float | None = None) -> int | None:
     """Count one request in the bucket ``key``; ``None`` if it is allowed, else the
     seconds until one would be.
@@ -98,7 +104,7 @@ class SlidingWindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
+        rate = scope_rate(self.scope)
         if not rate:
             return True
         ident = self.ident(request)
