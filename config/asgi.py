@@ -1,6 +1,12 @@
+"""ASGI entry point: the live event feed plus the whole API (``realtime/asgi.py``)."""
+
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django.setup()
+
+from realtime.asgi import Application  # noqa: E402 - after django.setup()
+
+application = Application()

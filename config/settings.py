@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "sites",
     "integrations",
     "billing",
+    "realtime",
 ]
 
 MIDDLEWARE = [
@@ -358,6 +359,26 @@ SITES_DNS_RESOLVER = env.str(
 )
 # `serve` runs `publish_scheduled` this often (seconds).
 SITES_SCHEDULER_INTERVAL = env.int("SITES_SCHEDULER_INTERVAL", default=30)
+
+# --- realtime feed (docs/api.md "Live events", ADR 0016) ------------------------------
+# LISTEN needs a session of its own: behind PgBouncer in transaction mode, point this at
+# PostgreSQL directly (the app role). Empty: the app role's own DATABASE_URL.
+REALTIME_DATABASE_URL = env.str("REALTIME_DATABASE_URL", default="")
+REALTIME_HEARTBEAT_SECONDS = env.float("REALTIME_HEARTBEAT_SECONDS", default=15)
+REALTIME_RETRY_MS = env.int("REALTIME_RETRY_MS", default=3000)
+# Every open stream's access is checked again this often (and at once after an event
+# that changes access): a revoked session, key or membership ends its streams within it.
+REALTIME_RECHECK_SECONDS = env.float("REALTIME_RECHECK_SECONDS", default=2)
+REALTIME_MAX_STREAMS_PER_USER = env.int("REALTIME_MAX_STREAMS_PER_USER", default=10)
+REALTIME_MAX_STREAMS_PER_ORG = env.int("REALTIME_MAX_STREAMS_PER_ORG", default=500)
+# Events a subscriber may have waiting; past it, it is cut off (it resumes by id).
+REALTIME_QUEUE_SIZE = env.int("REALTIME_QUEUE_SIZE", default=256)
+# Resuming with Last-Event-ID replays at most this many events, this old; else `reset`.
+REALTIME_REPLAY_MAX = env.int("REALTIME_REPLAY_MAX", default=1000)
+REALTIME_REPLAY_WINDOW_SECONDS = env.int("REALTIME_REPLAY_WINDOW_SECONDS", default=86400)
+REALTIME_TICKET_SECONDS = env.int("REALTIME_TICKET_SECONDS", default=30)
+# Threads serving the JSON API under the ASGI server (a2wsgi's pool, per process).
+REALTIME_WSGI_THREADS = env.int("REALTIME_WSGI_THREADS", default=8)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "SiteStatusEnum": "sites.models.Site.Status",
     "PageStatusEnum": "sites.models.Page.Status",

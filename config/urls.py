@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("sites.api.urls")),
     path("", include("integrations.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("realtime.api.urls")),
 ]
 
 urlpatterns = [

@@ -48,10 +48,12 @@ EVENT_TYPES: dict[str, str] = {
     "asset.uploaded": "An asset was uploaded.",
     "asset.deleted": "An asset was deleted.",
     "conversation.deleted": "An AI conversation was deleted.",
+    "chat_message.created": "A message was added to an AI conversation.",
     "generation.created": "An AI generation was queued.",
     "generation.finished": "An AI generation finished.",
     "job.created": "A background job was started.",
     "job.canceled": "A background job was canceled.",
+    "job.progress": "A background job passed another tenth of its work.",
     "job.finished": "A background job finished.",
     # sites
     "site.created": "A site was created.",

@@ -166,6 +166,12 @@ MATRIX: dict[str, Rule] = {
     "invitation.revoke": Rule(
         Role.ADMIN, description="Revoke a pending invitation", principals=PEOPLE | STAFF
     ),
+    # The live feed: each event reaches a subscriber only if its GET would (realtime/).
+    "events.subscribe": _everyone(
+        "Follow the organization's live change feed (only what you may read) and get"
+        " one-time tickets for it",
+        principals=PEOPLE_AND_KEYS,
+    ),
     "audit.list": Rule(
         Role.ADMIN, description="Read the organization's audit log", principals=PEOPLE_AND_KEYS
     ),

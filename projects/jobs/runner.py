@@ -150,6 +150,17 @@ class JobContext:
             updated = Job.objects.filter(
                 organization_id=self.organization_id, id=self.job_id, status=Job.Status.PROCESSING
             ).update(progress=value, updated_at=timezone.now())
+            if updated and value // 10 > max(self._reported, 0) // 10:
+                # Each tenth of the work is an event (the live feed shows progress);
+                # finer steps only update the row.
+                audit_record(
+                    action="job.progress",
+                    actor=self.user,
+                    organization_id=self.organization_id,
+                    target_type="projects.job",
+                    target_id=str(self.job_id),
+                    changes={"project": str(self.project_id), "progress": value},
+                )
         if not updated:
             raise StarterLostAccess(LOST_ACCESS)
         self._reported = value

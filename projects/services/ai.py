@@ -30,6 +30,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED}),
 }
 FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+# Characters of a message kept in its audit event (``chat_message.created``, on the feed).
+MESSAGE_PREVIEW = 500
 
 
 # --- conversations ----------------------------------------------------------------------
@@ -97,6 +99,20 @@ def message_create(
     Conversation.objects.filter(
         organization_id=conversation.organization_id, id=conversation.id
     ).update(updated_at=timezone.now())
+    audit_record(
+        action="chat_message.created",
+        actor=actor,
+        organization_id=conversation.organization_id,
+        target=message,
+        changes={
+            "project": str(conversation.project_id),
+            "conversation": str(conversation.id),
+            "role": role,
+            # A preview: the audit trail is the feed's log, not the message store.
+            "content": content[:MESSAGE_PREVIEW],
+            "length": len(content),
+        },
+    )
     return message
 
 

@@ -210,7 +210,7 @@ def project_delete(*, actor: User, project: Project) -> None:
         actor=actor,
         organization_id=project.organization_id,
         target=project,
-        changes={"name": project.name, "slug": project.slug},
+        changes={"name": project.name, "slug": project.slug, "visibility": project.visibility},
     )
     stored = list(
         Asset.objects.filter(organization_id=project.organization_id, project=project).values_list(

@@ -32,7 +32,23 @@ class Command(BaseCommand):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children = [
             subprocess.Popen([*manage, "db_worker", "--no-startup-delay"]),  # noqa: S603 - fixed argv
-            subprocess.Popen([*manage, "runserver", f"{options['host']}:{options['port']}"]),  # noqa: S603
+            # The ASGI application: the live event feed and, beside it, the whole API
+            # (realtime/asgi.py). No access log: Django logs each request, redacted.
+            subprocess.Popen(  # noqa: S603 - fixed argv
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--host",
+                    options["host"],
+                    "--port",
+                    str(options["port"]),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "3",
+                ]
+            ),
             # Scheduled page publishing (sites): due versions go live, expired pages down.
             subprocess.Popen(  # noqa: S603 - fixed argv
                 [*manage, "publish_scheduled", "--every", str(settings.SITES_SCHEDULER_INTERVAL)]
@@ -65,6 +81,7 @@ class Command(BaseCommand):
         w(f"  API health   {base}/api/v1/health/")
         w(f"  API docs     {base}/api/docs/")
         w(f"  OpenAPI      {base}/api/schema/")
+        w(f"  Live events  {base}/api/v1/orgs/acme/events/   (Server-Sent Events)")
         w(f"  Admin        {base}/admin/   (staff: {STAFF_EMAIL})")
         w(f"  Demo site    {base}/p/acme/acme-studio/")
         w(f"  Demo logins  password for all: {DEMO_PASSWORD}")

@@ -1,0 +1,205 @@
+"""The ASGI application: the live feed, and Django for everything else.
+
+``GET /api/v1/orgs/{slug}/events/`` is a long-lived response; everything else is the
+ordinary request/response API. The feed is served here, natively async (a subscriber
+costs a queue and a coroutine, not a thread or a database connection); every other
+request goes to Django's WSGI application in a thread pool (``a2wsgi``), so the JSON
+API runs the same synchronous code path, with the same speed, as under a WSGI server
+(measured in ``bench/realtime.py``; ADR 0016).
+
+A stream starts with the handshake (``realtime/handshake.py``): the request is first
+answered by Django's events view, which authenticates and authorizes it like any other
+route; an error goes back to the client as it is, a grant starts the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import orjson
+from a2wsgi import WSGIMiddleware
+from django.conf import settings
+
+from config.api.exceptions import error_body
+from realtime import feed, handshake
+from realtime.hub import CLOSE, Hub, TooManyStreams
+
+FEED_PATH = re.compile(r"^/api/v1/orgs/[-a-zA-Z0-9_]+/events/$")
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+class Application:
+    def __init__(self, django: Any = None) -> None:
+        if django is None:
+            from django.core.wsgi import get_wsgi_application
+
+            wsgi = get_wsgi_application()
+            if settings.DEBUG:
+                # As runserver does: /static/ from the apps (the admin's CSS) while developing.
+                from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+                wsgi = StaticFilesHandler(wsgi)
+            django = WSGIMiddleware(wsgi, workers=settings.REALTIME_WSGI_THREADS)
+        self.django = django
+        self.hub = Hub()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        elif (
+            scope["type"] == "http" and scope["method"] == "GET" and FEED_PATH.match(scope["path"])
+        ):
+            await self.stream(scope, receive, send)
+        else:
+            await self.django(scope, receive, send)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.hub.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- one stream -----------------------------------------------------------------------
+
+    async def stream(self, scope: dict, receive: Any, send: Any) -> None:
+        sub = await self.handshake(scope, send)
+        if sub is None:
+            return
+        try:
+            stream, head = await self.hub.add(sub)
+        except TooManyStreams as exc:
+            await _error(
+                send,
+                429,
+                "too_many_streams",
+                f"Too many open event streams for this {exc.args[0]}; close one first.",
+                sub.request_id,
+            )
+            return
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [*HEADERS, (b"x-request-id", sub.request_id.encode())],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": feed.retry_frame(), "more_body": True}
+            )
+            writer = asyncio.create_task(self._write(stream, head, send))
+            watcher = asyncio.create_task(_disconnected(receive))
+            done, pending = await asyncio.wait(
+                {writer, watcher}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if writer in done and writer.exception() is None:
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.hub.remove(stream)
+
+    async def handshake(self, scope: dict, send: Any) -> feed.Subscription | None:
+        """Django answers first; a grant becomes a subscription, anything else goes back."""
+        headers = [(k, v) for k, v in scope["headers"] if k != handshake.MARKER_HEADER]
+        headers.append((handshake.MARKER_HEADER, handshake.MARKER.encode()))
+        messages: list[dict] = []
+
+        async def capture(message: dict) -> None:
+            messages.append(message)
+
+        async def no_body() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await self.django({**scope, "headers": headers}, no_body, capture)
+        start = messages[0]
+        grant = None
+        if start["status"] == 200:
+            grant = next(
+                (
+                    v
+                    for k, v in start["headers"]
+                    if k.lower() == handshake.GRANT_HEADER.lower().encode()
+                ),
+                None,
+            )
+        if grant is None:
+            for message in messages:
+                await send(message)
+            return None
+        return handshake.decode(grant)
+
+    async def _write(self, stream: Any, head: int, send: Any) -> None:
+        sub = stream.sub
+
+        async def out(body: bytes) -> None:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+        if sub.last_event_id is None:
+            await out(feed.ready_frame(head))
+        else:
+            await self._replay(sub, head, out)
+        heartbeat = settings.REALTIME_HEARTBEAT_SECONDS
+        while True:
+            try:
+                item = await asyncio.wait_for(stream.queue.get(), heartbeat)
+            except TimeoutError:
+                await out(feed.HEARTBEAT)
+                continue
+            if item is CLOSE:
+                await out(feed.frame("close", {"reason": stream.close_reason}))
+                return
+            await out(item)
+
+    async def _replay(self, sub: feed.Subscription, head: int, out: Any) -> None:
+        last = sub.last_event_id
+        events = []
+        if 0 <= last < head:
+            events = await self.hub.events(
+                sub.organization_id, [sub.user_id], last, settings.REALTIME_REPLAY_MAX + 1
+            )
+            events = [e for e in events if e.sequence <= head]
+        reset, _ = feed.replay_plan(last, head, events[0].created_at if events else None)
+        if reset:
+            await out(feed.reset_frame(head, "replay_unavailable"))
+            return
+        for frame in feed.visible_frames(sub, events):
+            await out(frame)
+        await out(feed.ready_frame(head))
+
+
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _error(send: Any, status: int, code: str, message: str, request_id: str) -> None:
+    body = orjson.dumps(
+        {
+            **error_body(code, message),
+            "error": {**error_body(code, message)["error"], "request_id": request_id},
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
