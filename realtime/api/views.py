@@ -6,7 +6,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -125,7 +125,7 @@ class EventStreamView(OrgScopedAPIView):
         ],
         responses={(200, "text/event-stream"): OpenApiTypes.STR},
     )
-    def get(self, request: Request, org_slug: str) -> HttpResponse:
+    def get(self, request: Request, org_slug: str) -> HttpResponse | StreamingHttpResponse:
         unknown = set(request.query_params) - self.QUERY_PARAMS
         if unknown:
             raise ValidationError({name: ["Unknown query parameter."] for name in sorted(unknown)})
@@ -134,8 +134,8 @@ class EventStreamView(OrgScopedAPIView):
             response = HttpResponse(status=200)
             response[handshake.GRANT_HEADER] = handshake.encode(sub)
             return response
-        return HttpResponse(
-            b"".join(self.catch_up(sub)), content_type="text/event-stream; charset=utf-8"
+        return StreamingHttpResponse(
+            self.catch_up(sub), content_type="text/event-stream; charset=utf-8"
         )
 
     def subscription(self, request: Request) -> feed.Subscription:

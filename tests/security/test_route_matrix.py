@@ -41,7 +41,7 @@ ROUTE_METHODS = [
 ]
 
 # Apps whose tests may keep their own expectation table (written in parallel).
-APPS_WITH_EXPECTATIONS = ("sites", "integrations", "billing")
+APPS_WITH_EXPECTATIONS = ("sites", "integrations", "billing", "realtime")
 
 
 def _expected_routes() -> dict[str, frozenset[str]]:
