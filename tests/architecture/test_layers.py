@@ -24,6 +24,7 @@ APPS = (
     "sites",
     "integrations",
     "billing",
+    "realtime",
 )
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 

@@ -169,7 +169,8 @@ def test_a_job_reports_progress_through_the_api_while_it_runs(personas, project,
     )
     assert done["finished_at"] is not None
     assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["SUCCESSFUL"]
-    assert audit_actions(personas.org, "job.") == ["job.created", "job.finished"]
+    # The job reported 50%: one tenth crossed, one `job.progress` event (the live feed).
+    assert audit_actions(personas.org, "job.") == ["job.created", "job.progress", "job.finished"]
 
 
 def test_a_failing_job_records_its_error_and_logs_the_traceback(personas, project, gate, caplog):
@@ -198,7 +199,12 @@ def test_a_processing_job_stops_when_canceled(personas, project, gate):
     body = job_body(personas, project, job_id)
     assert body["status"] == "canceled"
     assert body["finished_at"] is not None
-    assert audit_actions(personas.org, "job.") == ["job.created", "job.canceled", "job.finished"]
+    assert audit_actions(personas.org, "job.") == [
+        "job.created",
+        "job.progress",
+        "job.canceled",
+        "job.finished",
+    ]
 
 
 def test_a_job_canceled_while_queued_never_runs(personas, project, gate):

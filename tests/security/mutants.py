@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORG0002 = "organizations/migrations/0002_rls.py"
 PRJ0002 = "projects/migrations/0002_rls.py"
 KEY0002 = "integrations/migrations/0002_rls.py"
+RT0001 = "realtime/migrations/0001_feed_functions.py"
 CUR_ORG_OLD = """    SELECT m.organization_id
       FROM organizations_membership m
      WHERE m.organization_id = NULLIF(current_setting('app.org_id', true), '')::uuid
@@ -231,6 +232,37 @@ MUTANTS = {
             "     WHERE k.id = key_id\n       AND coalesce",
         )
     ],
+    "M26 the feed sends a private project's events to every member": [
+        (
+            "realtime/visibility.py",
+            "    if event.project_id is None or event.project_private:",
+            "    if event.project_id is None:",
+        )
+    ],
+    "M27 the feed ignores an API key's scopes": [
+        (
+            "realtime/visibility.py",
+            "            and (not self.scopes or any(scope_covers(s, action) for s in self.scopes))",
+            "            and True",
+        )
+    ],
+    "M28 app.realtime_events reads an organization none of the members belongs to": [
+        (
+            RT0001,
+            "     WHERE e.organization_id = org AND e.sequence > after\n       AND e.action NOT LIKE 'system.%'\n       AND EXISTS",
+            "     WHERE e.organization_id = org AND e.sequence > after\n       AND e.action NOT LIKE 'system.%'\n       AND true OR EXISTS",
+        )
+    ],
+    "M29 the access check forgets revoked sessions": [
+        (RT0001, "               AND se.revoked_at IS NULL AND se.expires_at > now()))", "))")
+    ],
+    "M30 the hub fans an event out to every organization's streams": [
+        (
+            "realtime/hub.py",
+            "        streams = list(self.streams.get(org, ()))",
+            "        streams = [s for group in self.streams.values() for s in group]",
+        )
+    ],
 }
 
 # Mutants whose killing tests are known run only those files (the shared machine has two
@@ -245,6 +277,11 @@ TESTS_OF = {
     "M23": [*KEYS_TESTS, "-k", "not peoples_routes"],
     "M24": [*KEYS_TESTS, "-k", "not peoples_routes"],
     "M25": [*KEYS_TESTS, "-k", "not peoples_routes"],
+    "M26": ["tests/realtime/test_visibility.py"],
+    "M27": ["tests/realtime/test_visibility.py"],
+    "M28": ["tests/realtime/test_units.py"],
+    "M29": ["tests/realtime/test_live.py", "-k", "access_ends"],
+    "M30": ["tests/realtime/test_live.py", "-k", "only_what_they_may_read"],
 }
 
 
