@@ -31,6 +31,7 @@ from projects.services.ai import (
 )
 from projects.services.projects import project_member_remove
 from sites.services.comments import comment_create
+from tests.accounts.test_log_secrets import log_text  # noqa: F401 - a fixture
 from tests.helpers import make_two_org_persona
 from tests.projects.support import add_project_member, make_org_member, make_project
 from tests.realtime.live import live_server, open_feed
@@ -196,7 +197,9 @@ def test_an_unknown_or_expired_cursor_gets_a_reset(personas: Any, live: Any, set
         assert feed.next().event == "reset"
 
 
-def test_tickets_are_single_use_and_expire(personas: Any, live: Any, settings: Any) -> None:
+def test_tickets_are_single_use_and_expire(
+    personas: Any, live: Any, settings: Any, log_text: Any
+) -> None:
     owner = personas.users["owner"]
     auth = {"Authorization": f"Bearer {token(owner)}"}
     ticket = httpx.post(f"{live.url}/api/v1/orgs/acme/events/tickets/", headers=auth).json()
@@ -213,6 +216,11 @@ def test_tickets_are_single_use_and_expire(personas: Any, live: Any, settings: A
     other = httpx.post(f"{live.url}/api/v1/orgs/acme/events/tickets/", headers=auth).json()
     wrong_org = httpx.get(f"{live.url}/api/v1/orgs/globex/events/?ticket={other['ticket']}")
     assert wrong_org.status_code in (401, 404)
+    # Never logged: the server's request lines (every logger, DEBUG) show it redacted.
+    logged = log_text.getvalue()
+    assert "events/?ticket=" in logged
+    for spent in (ticket, late, other):
+        assert spent["ticket"] not in logged
 
 
 def _ends_within(feed: Any, seconds: float) -> str:
