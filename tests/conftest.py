@@ -8,6 +8,8 @@ The suite refuses to start if its connection could bypass RLS.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from config import embedded_db
+from config.logs import formatter
 from organizations import roles
 from organizations.tenancy import connection_role_facts
 from tests.helpers import Personas, make_personas
@@ -70,6 +73,28 @@ def django_db_setup(django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
         connections[alias].close()
     with roles.admin_connect() as conn:
         roles.drop_database(conn, test_name)
+
+
+@pytest.fixture
+def log_text() -> Iterator[io.StringIO]:
+    """Everything written at DEBUG and above, as JSON lines and as console lines."""
+    stream = io.StringIO()
+    handlers = []
+    for name in ("json", "console"):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter(name))
+        handlers.append(handler)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for handler in handlers:
+        root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+        root.setLevel(level)
 
 
 @pytest.fixture

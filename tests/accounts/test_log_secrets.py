@@ -9,10 +9,7 @@ must occur 0 times in what was written. Seen failing without ``redact_secrets``
 
 from __future__ import annotations
 
-import io
-import logging
 import re
-from collections.abc import Iterator
 from urllib.parse import quote, quote_plus, unquote
 
 import pytest
@@ -20,35 +17,13 @@ from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
-from config.logs import formatter, redact_secrets, redact_text
+from config.logs import redact_secrets, redact_text
 from tests.helpers import PASSWORD, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
 TOKEN_IN = re.compile(r"\?token=([^\s]+)")
 NEW_PASSWORD = "a-brand-new-passphrase-42"
-
-
-@pytest.fixture
-def log_text() -> Iterator[io.StringIO]:
-    """Everything written at DEBUG and above, as JSON lines and as console lines."""
-    stream = io.StringIO()
-    handlers = []
-    for name in ("json", "console"):
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(formatter(name))
-        handlers.append(handler)
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.DEBUG)
-    for handler in handlers:
-        root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        for handler in handlers:
-            root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def _tokens_mailed(since: int) -> list[str]:

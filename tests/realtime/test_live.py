@@ -31,7 +31,6 @@ from projects.services.ai import (
 )
 from projects.services.projects import project_member_remove
 from sites.services.comments import comment_create
-from tests.accounts.test_log_secrets import log_text  # noqa: F401 - a fixture
 from tests.helpers import make_two_org_persona
 from tests.projects.support import add_project_member, make_org_member, make_project
 from tests.realtime.live import live_server, open_feed
