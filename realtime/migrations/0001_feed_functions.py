@@ -21,8 +21,8 @@ migrate):
 * ``app.realtime_head(org, members)`` — the organization's last sequence number.
 * ``app.realtime_access(streams)`` — for a batch of open streams, which may go on and
   with which role now: the session still open (or the key unrevoked and unexpired), the
-  account active, still a member (a key capped by ``app.lower_role``), the organization
-  not suspended, and the topic projects that are no longer visible to the subscriber.
+  account active (with MFA if the organization requires it), still a member (a key
+  capped by ``app.lower_role``), the organization not suspended, and the topic projects that are no longer visible to the subscriber.
   One statement for every stream of the process (it runs every few seconds).
 """
 
@@ -139,6 +139,7 @@ LANGUAGE sql STABLE SECURITY DEFINER {SECURE} AS $$
       CROSS JOIN LATERAL (SELECT CASE WHEN s.api_key IS NULL THEN m.role
                                       ELSE app.lower_role(k.role, m.role) END) r(role)
      WHERE r.role IS NOT NULL
+       AND (u.mfa_enabled OR NOT o.require_mfa)  -- as the API refuses them (mfa_required)
        AND (s.api_key IS NOT NULL OR EXISTS (
             SELECT 1 FROM accounts_session se
              WHERE se.id = s.session AND se.user_id = s.user_id

@@ -19,7 +19,7 @@ from accounts.services import session_revoke
 from accounts.tokens import token_pair
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
-from organizations.models import Membership
+from organizations.models import Membership, Organization
 from organizations.services import member_change_role, member_remove, organization_set_suspended
 from organizations.tenancy import service_context
 from projects.models import Project, ProjectMember
@@ -269,6 +269,14 @@ def test_streams_end_when_access_ends(personas: Any, live: Any) -> None:
         assert _ends_within(by_key, 5) == "access_revoked"
         assert _ends_within(removed, 5) == "access_revoked"
         assert _ends_within(project_topic, 5) == "project_access_lost"
+    # Requiring MFA ends the streams of members without it (found by the periodic check).
+    with open_feed(live.url, EVENTS.format("acme"), token=token(personas.users["viewer"])) as feed:
+        feed.until("ready")
+        with service_context(reason="test: require MFA"):
+            Organization.objects.filter(id=personas.org.id).update(require_mfa=True)
+        assert _ends_within(feed, 5) == "access_revoked"
+    with service_context(reason="test: require MFA"):
+        Organization.objects.filter(id=personas.org.id).update(require_mfa=False)
     # Suspension ends every stream of the organization.
     with open_feed(live.url, EVENTS.format("acme"), token=token(owner)) as feed:
         feed.until("ready")
