@@ -15,6 +15,15 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+# The reserved platform organization (ADR 0013): on a Citus cluster the audit table is
+# distributed by organization_id (NOT NULL), so events that belong to no tenant (platform
+# events, operator commands such as ``rebalance``) are chained there instead of under
+# NULL. ``citus_distribute`` creates its row (slug ``_platform``, which no slug the
+# services accept can equal: slugify strips a leading underscore; suspended; no members).
+# The single node keeps NULL until the signed-claim step unifies both.
+PLATFORM_ORGANIZATION_ID = uuid.UUID(int=1)
+PLATFORM_ORGANIZATION_SLUG = "_platform"
+
 
 class AuditEvent(models.Model):
     class ActorType(models.TextChoices):

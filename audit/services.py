@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from audit import events
-from audit.models import AuditEvent
+from audit.models import PLATFORM_ORGANIZATION_ID, AuditEvent
 from config.api.request_context import current_client, current_request_id
 from organizations.acting import staff_acting
 
@@ -30,8 +31,12 @@ def audit_record(
     """Append one event. Call it inside the transaction of the change it describes.
 
     ``target`` (a model instance) fills ``target_type``/``target_id``. The
-    database trigger assigns ``sequence``, ``prev_hash`` and ``hash``.
+    database trigger assigns ``sequence``, ``prev_hash`` and ``hash``. On a Citus
+    cluster an event of no organization is chained under the reserved platform
+    organization (``PLATFORM_ORGANIZATION_ID``, ADR 0013).
     """
+    if organization_id is None and settings.DATABASE_CITUS:
+        organization_id = PLATFORM_ORGANIZATION_ID
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
@@ -80,10 +85,16 @@ def audit_verify(*, using: str = DEFAULT_DB_ALIAS) -> tuple[int, list[ChainProbl
     problems: list[ChainProblem] = []
     checked = 0
     with connections[using].cursor() as cursor:
+        # NOTE: the rows are gathered first and hashed where app.audit_hash is defined for
+        # the table's row type. On a Citus cluster ``app.audit_hash(e)`` over the table is
+        # pushed to the shards, where ``e`` is a shard's row type (audit_auditevent_102070)
+        # and the function does not exist; the materialized CTE is collected on the
+        # coordinator and cast back to audit_auditevent. One query for both deployments.
         cursor.execute(
             """
-            SELECT organization_id, sequence, prev_hash, hash, app.audit_hash(e)
-              FROM audit_auditevent e
+            WITH e AS MATERIALIZED (SELECT * FROM audit_auditevent)
+            SELECT organization_id, sequence, prev_hash, hash, app.audit_hash(e::audit_auditevent)
+              FROM e
              ORDER BY organization_id NULLS FIRST, sequence
             """
         )

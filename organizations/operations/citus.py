@@ -31,6 +31,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
+from audit.models import PLATFORM_ORGANIZATION_ID, PLATFORM_ORGANIZATION_SLUG
 from organizations import roles
 from organizations.operations.pg import OperationError, owner_login
 from organizations.rls.citus import (
@@ -299,6 +300,14 @@ def distribute(*, say: Callable[[str], None] = lambda line: None) -> dict[str, i
                 + sql.SQL(definition)
             )
         say(f"  {made_distributed} distributed tables (by {TENANT_COLUMN}, colocated)")
+        # Events of no organization are chained under the reserved platform organization
+        # on a cluster (audit.models.PLATFORM_ORGANIZATION_ID, ADR 0013).
+        conn.execute(
+            "INSERT INTO organizations_organization (id, name, slug, suspended_at, created_at,"
+            " updated_at) VALUES (%s, 'Platform (reserved)', %s, now(), now(), now())"
+            " ON CONFLICT (id) DO NOTHING",
+            [PLATFORM_ORGANIZATION_ID, PLATFORM_ORGANIZATION_SLUG],
+        )
     if settings.DATABASE_ADMIN:
         with roles.admin_connect(login.dbname) as admin:
             admin.execute(

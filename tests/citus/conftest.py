@@ -45,3 +45,9 @@ def app() -> Iterator[psycopg.Connection]:
 def worker_urls() -> dict[str, str]:
     """``port -> the runtime role's DSN on that worker``."""
     return {url.rsplit(":", 1)[1].split("/")[0]: url for url in _url("CITUS_WORKER_URLS")}
+
+
+@pytest.fixture
+def worker_admin_urls() -> list[str]:
+    """A superuser's DSN on each worker (to look inside a shard)."""
+    return _url("CITUS_WORKER_ADMIN_URLS")
