@@ -100,7 +100,7 @@ def _orm_subqueries() -> Iterator[None]:
     from projects import selectors
     from projects.models import Favorite, ProjectMember
 
-    def my_override(user_id: Any) -> Subquery:
+    def my_override(organization_id: Any, user_id: Any) -> Subquery:
         return Subquery(
             ProjectMember.objects.filter(
                 organization_id=OuterRef("organization_id"),
@@ -109,7 +109,7 @@ def _orm_subqueries() -> Iterator[None]:
             ).values("role")[:1]
         )
 
-    def is_favorite(user_id: Any) -> Exists:
+    def is_favorite(organization_id: Any, user_id: Any) -> Exists:
         return Exists(
             Favorite.objects.filter(
                 organization_id=OuterRef("organization_id"),

@@ -30,39 +30,44 @@ class _OfProjectAndUser(Expression):
     changes but for the caller's id, which is a parameter here. The outer alias of
     ``projects_project`` is read from the compiling query, so the expression stays
     right when the queryset is nested in another one (its alias is relabelled then).
-    Same SQL as the ``Subquery``/``Exists`` it replaces, same plan (the RLS policies of
-    the inner table apply as before).
+    The inner rows are matched on the organization as a *constant* (the outer query is
+    always one organization's), not on the outer row's column: the same index lookup
+    on one node, and on a Citus cluster the difference between a query routed to the
+    organization's shard and one sent to every shard (a correlation on the distribution
+    column defeats Citus's shard pruning; ``tests/citus/test_routing.py``).
     """
 
-    def __init__(self, template: str, user_id: uuid.UUID, output_field: Field) -> None:
+    def __init__(
+        self, template: str, organization_id: uuid.UUID, user_id: uuid.UUID, output_field: Field
+    ) -> None:
         super().__init__(output_field=output_field)
-        self.template, self.user_id = template, user_id
+        self.template, self.params = template, (organization_id, user_id)
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         outer = compiler.quote_name_unless_alias(compiler.query.base_table)
-        return self.template.format(p=outer), (self.user_id,)
+        return self.template.format(p=outer), self.params
 
 
 _MY_OVERRIDE_SQL = (
     '(SELECT pm_."role" FROM "projects_projectmember" pm_'
-    ' WHERE pm_."organization_id" = {p}."organization_id" AND pm_."project_id" = {p}."id"'
+    ' WHERE pm_."organization_id" = %s AND pm_."project_id" = {p}."id"'
     ' AND pm_."user_id" = %s LIMIT 1)'
 )
 _IS_FAVORITE_SQL = (
     'EXISTS(SELECT 1 FROM "projects_favorite" f_'
-    ' WHERE f_."organization_id" = {p}."organization_id" AND f_."project_id" = {p}."id"'
+    ' WHERE f_."organization_id" = %s AND f_."project_id" = {p}."id"'
     ' AND f_."user_id" = %s LIMIT 1)'
 )
 
 
-def _my_override(user_id: uuid.UUID) -> Expression:
+def _my_override(organization_id: uuid.UUID, user_id: uuid.UUID) -> Expression:
     """The caller's ``ProjectMember`` role on the project, if any."""
-    return _OfProjectAndUser(_MY_OVERRIDE_SQL, user_id, CharField())
+    return _OfProjectAndUser(_MY_OVERRIDE_SQL, organization_id, user_id, CharField())
 
 
-def _is_favorite(user_id: uuid.UUID) -> Expression:
+def _is_favorite(organization_id: uuid.UUID, user_id: uuid.UUID) -> Expression:
     """Whether the caller starred the project."""
-    return _OfProjectAndUser(_IS_FAVORITE_SQL, user_id, BooleanField())
+    return _OfProjectAndUser(_IS_FAVORITE_SQL, organization_id, user_id, BooleanField())
 
 
 def project_for_user(
@@ -77,8 +82,14 @@ def project_for_user(
     return (
         Project.objects.filter(organization_id=organization_id, slug=slug)
         .select_related("created_by")
-        .defer("search")
-        .annotate(my_override=_my_override(user_id), is_favorite=_is_favorite(user_id))
+        # The creator's password fingerprint is a function of a coordinator-only table
+        # (accounts/passwords.py): never needed here, and on a Citus cluster a join would
+        # evaluate it on a worker.
+        .defer("search", "created_by__password")
+        .annotate(
+            my_override=_my_override(organization_id, user_id),
+            is_favorite=_is_favorite(organization_id, user_id),
+        )
         .first()
     )
 
@@ -96,7 +107,8 @@ def projects_for_user(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> Quer
     them back before iterating instances.
     """
     return Project.objects.filter(organization_id=organization_id).annotate(
-        my_override=_my_override(user_id), is_favorite=_is_favorite(user_id)
+        my_override=_my_override(organization_id, user_id),
+        is_favorite=_is_favorite(organization_id, user_id),
     )
 
 
