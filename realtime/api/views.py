@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -141,8 +142,8 @@ class EventStreamView(OrgScopedAPIView):
     def subscription(self, request: Request) -> feed.Subscription:
         auth = request.auth
         ticket_org = getattr(auth, "organization_id", None)
-        if isinstance(auth, (tickets.TicketPerson,)) and ticket_org != self.organization_id:
-            raise tickets.exceptions.AuthenticationFailed(
+        if isinstance(auth, tickets.TicketPerson) and ticket_org != self.organization_id:
+            raise AuthenticationFailed(
                 "The ticket is for another organization.", code="ticket_invalid"
             )
         key = auth if isinstance(auth, ApiKeyPrincipal) else None
@@ -177,7 +178,7 @@ class EventStreamView(OrgScopedAPIView):
                         sub.organization_id,
                         members,
                         sub.last_event_id,
-                        feed.settings.REALTIME_REPLAY_MAX,
+                        settings.REALTIME_REPLAY_MAX,
                     ],
                 )
                 events = [feed.event_from_row(row) for row in cursor.fetchall()]
@@ -229,7 +230,7 @@ class EventTicketView(OrgScopedAPIView):
         return Response(
             {
                 "ticket": ticket,
-                "expires_in": feed.settings.REALTIME_TICKET_SECONDS,
+                "expires_in": settings.REALTIME_TICKET_SECONDS,
                 "url": f"/api/v1/orgs/{org_slug}/events/?ticket={ticket}",
             },
             status=status.HTTP_201_CREATED,
