@@ -91,6 +91,13 @@ ACTIONS = {
 }
 SEES_PRIVATE = {"owner", "admin"}
 SEES_BILLING = {"owner", "admin", "billing"}
+# config.asgi with the loop-lag and GC probe (off unless the fan-out switches it on).
+PROBED_APP = "bench.asgi_probe:application"
+STALL_MS = 20.0
+FULL = {"subscribers": 1000, "seconds": 30.0, "rounds": 5, "w1_seconds": 2.0}
+FULL |= {"round_seconds": 1.0, "settle": 2.0}
+QUICK = {"subscribers": 200, "seconds": 4.0, "rounds": 2, "w1_seconds": 0.5}
+QUICK |= {"round_seconds": 0.5, "settle": 1.0}
 GOALS = {"p50_ms": 50.0, "p99_ms": 250.0, "kb_per_subscriber": 50.0, "w1_ratio": 1.02}
 
 
@@ -293,17 +300,34 @@ def _warm(server: Server, client: Client, subs: Subscribers, w1: workloads.Workl
     time.sleep(1.0)
 
 
-def memory_step(client: Client, server: Server, subs: Subscribers) -> dict[str, Any]:
+def _cpu_share(server: Server, seconds: float) -> float:
+    """Share of one core the server used over the next ``seconds``."""
+    before = _cpu_seconds(server)
+    time.sleep(seconds)
+    return (_cpu_seconds(server) - before) / seconds
+
+
+def memory_step(
+    client: Client, server: Server, subs: Subscribers, idle_seconds: float
+) -> dict[str, Any]:
     idle = _settled_rss_kb(server)
+    before = _stats(server)
+    cpu_idle = _cpu_share(server, idle_seconds)
     attached = _attach(client, server, subs)
     busy = _settled_rss_kb(server, 3.0)
+    cpu_subscribed = _cpu_share(server, idle_seconds)
     per = (busy - idle) / max(1, attached["opened"])
     _log(
         f"   [{server.name}] RSS idle {idle / 1024:.1f} MB, with {attached['opened']} idle"
         f" subscribers {busy / 1024:.1f} MB: {per:.1f} KB each"
-        f" (attached in {attached['seconds']:.1f} s)"
+        f" (attached in {attached['seconds']:.1f} s); CPU idle {cpu_idle:.1%},"
+        f" with the idle subscribers {cpu_subscribed:.1%} of one core"
     )
     return {
+        "stats_idle": before,
+        "stats_subscribed": _stats(server),
+        "cpu_idle": round(cpu_idle, 4),
+        "cpu_subscribed": round(cpu_subscribed, 4),
         "idle_kb": idle,
         "with_subscribers_kb": busy,
         "subscribers": attached["opened"],
@@ -389,6 +413,8 @@ def fanout_step(
     plan_path.write_text(json.dumps({"writers": writers}))
     client.collect(reset=True)
     cpu_before = _cpu_seconds(server)
+    client_before = _pid_cpu_seconds(client.process.pid)
+    loadgen.fetch(loadgen.HttpRequest("GET", "/__bench_probe__/start"), server.port)
     started = time.perf_counter()
     subprocess.run(  # noqa: S603 - fixed argument list
         [
@@ -407,9 +433,15 @@ def fanout_step(
     time.sleep(args.grace)
     wall = time.perf_counter() - started
     cpu = _cpu_seconds(server) - cpu_before
+    client_cpu = _pid_cpu_seconds(client.process.pid) - client_before
+    _, probed = loadgen.fetch(loadgen.HttpRequest("GET", "/__bench_probe__/stop"), server.port)
     got = client.collect(reset=True)
     written = json.loads(out.read_text())["records"]
     result = analyse(written, got, subs, quiet_org=plan["orgs"][-1]["id"])
+    # Per event (commit time, first and last subscriber reached), for a closer look.
+    per_event = result.pop("per_event")
+    (WORK / f"realtime-events-{server.name}.json").write_text(json.dumps(per_event))
+    result["loop"] = loop_figures(json.loads(probed), per_event)
     lags = [r[5] - r[6] for r in written]
     span = written[-1][5] - written[0][5] if len(written) > 1 else 0
     result |= {
@@ -418,9 +450,11 @@ def fanout_step(
         "write_rate": round((len(written) - 1) / span, 1) if span else None,
         "writer_lag_p99_ms": round(_percentile(lags, 99) * 1000, 1),
         "server_cpu_share": round(cpu / wall, 3),
+        "client_cpu_share": round(client_cpu / wall, 3),
         "heartbeats": got["heartbeats"],
         "streams_closed": dict(Counter(got["closed"].values())),
     }
+    _log(f"   [{server.name}] event loop: {result['loop']}")
     _log(
         f"   [{server.name}] fan-out: {result['delivered']:,}/{result['expected']:,} delivered,"
         f" p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms,"
@@ -430,16 +464,56 @@ def fanout_step(
     return result
 
 
+def loop_figures(probed: dict[str, Any], per_event: list[list[float]]) -> dict[str, Any]:
+    """The feed server's event loop during the fan-out (``bench/asgi_probe.py``): its lag,
+    its stalls (a lag over ``STALL_MS``), the GC pauses inside them, and how many of the
+    events that reached their first subscriber late (over ``STALL_MS``) were committed
+    during, or just before, a stall (their fan-out had to wait for the loop)."""
+    lags = [lag * 1000 for _, lag, _ in probed["lags"]]
+    stalls = [(end, lag) for end, lag, _ in probed["lags"] if lag * 1000 > STALL_MS]
+    on_cpu = sum(min(cpu, lag + 0.01) for _, lag, cpu in probed["lags"] if lag * 1000 > STALL_MS)
+    pauses = probed["gc"]
+    in_gc = 0.0
+    for end, lag in stalls:
+        begin = end - lag - 0.01
+        in_gc += min(lag, sum(took for at, _, took in pauses if begin <= at <= end))
+    late = [(at, first) for at, first, _ in per_event if first > STALL_MS]
+    explained = sum(
+        1 for at, first in late if any(end - lag - 0.2 <= at <= end for end, lag in stalls)
+    )
+    by_gen = Counter(gen for _, gen, _ in pauses)
+    return {
+        "lag_p50_ms": round(_percentile(lags, 50), 2),
+        "lag_p99_ms": round(_percentile(lags, 99), 2),
+        "lag_max_ms": round(max(lags), 1) if lags else None,
+        "stalls": len(stalls),
+        "stall_ms": round(sum(lag for _, lag in stalls) * 1000, 1),
+        "stall_ms_in_gc": round(in_gc * 1000, 1),
+        "stall_ms_loop_on_cpu": round(on_cpu * 1000, 1),
+        "gc_pauses": {str(g): by_gen[g] for g in sorted(by_gen)},
+        "gc_ms": round(sum(took for *_, took in pauses) * 1000, 1),
+        "gc_max_ms": round(max((took for *_, took in pauses), default=0) * 1000, 1),
+        "gen2_max_ms": round(max((took for _, g, took in pauses if g == 2), default=0) * 1000, 1),
+        "late_events": len(late),
+        "late_events_at_a_stall": explained,
+    }
+
+
+def _stats(server: Server) -> dict[str, Any]:
+    _, body = loadgen.fetch(loadgen.HttpRequest("GET", "/__bench_probe__/stats"), server.port)
+    return json.loads(body)
+
+
+def _pid_cpu_seconds(pid: int | None) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _cpu_seconds(server: Server) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in server.serving_pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return total
+    return sum(_pid_cpu_seconds(pid) for pid in server.serving_pids())
 
 
 def analyse(
@@ -475,6 +549,7 @@ def analyse(
     latencies = []
     seen = set()
     duplicates = 0
+    per_event: dict[tuple[str, int], list[float]] = {}
     for index, seq, action, at, target in got["events"]:
         meta = subs.meta[index]
         record = by_id.get((meta["org"], seq))
@@ -488,7 +563,10 @@ def analyse(
             duplicates += 1
             continue
         seen.add((index, seq))
-        latencies.append((at - record[5]) * 1000)
+        latency = (at - record[5]) * 1000
+        latencies.append(latency)
+        spread = per_event.setdefault((meta["org"], seq), [latency, latency])
+        spread[0], spread[1] = min(spread[0], latency), max(spread[1], latency)
     return {
         "expected": expected,
         "delivered": len(latencies),
@@ -497,6 +575,15 @@ def analyse(
         "p90_ms": round(_percentile(latencies, 90), 2),
         "p99_ms": round(_percentile(latencies, 99), 2),
         "max_ms": round(max(latencies), 2) if latencies else float("nan"),
+        # Per event: its first subscriber reached, and its last (the fan-out's own spread).
+        "first_p50_ms": round(_percentile([v[0] for v in per_event.values()], 50), 2),
+        "first_p99_ms": round(_percentile([v[0] for v in per_event.values()], 99), 2),
+        "last_p50_ms": round(_percentile([v[1] for v in per_event.values()], 50), 2),
+        "last_p99_ms": round(_percentile([v[1] for v in per_event.values()], 99), 2),
+        "per_event": [
+            [by_id[key][5], *spread]
+            for key, spread in sorted(per_event.items(), key=lambda x: x[0][1])
+        ],
         "leaks": {
             "other_org": leaks["other_org"],
             "private_non_members": leaks["private"],
@@ -507,6 +594,49 @@ def analyse(
             "private_non_members": chances["private"],
             "billing_to_others": chances["billing"],
         },
+    }
+
+
+def recheck_probe(url: str, plan: dict[str, Any], subs: Subscribers, runs: int) -> dict[str, Any]:
+    """What the hub's periodic access check (``app.realtime_access``, every
+    ``REALTIME_RECHECK_SECONDS`` for every open stream) costs with these subscribers:
+    the statement's time, as the hub runs it (app role, autocommit), median of ``runs``."""
+    import base64
+
+    import psycopg
+
+    def sid(token: str) -> str:
+        body = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["sid"]
+
+    tokens = {p["id"]: p["token"] for o in plan["orgs"] for p in o["people"]}
+    payload = json.dumps(
+        [
+            {
+                "stream": uuid.uuid4().hex,
+                "org": m["org"],
+                "user_id": m["user"],
+                "session": sid(tokens[m["user"]]),
+                "api_key": None,
+                "projects": [],
+            }
+            for m in subs.meta.values()
+        ]
+    )
+    times = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            rows = conn.execute(
+                "SELECT stream, role, suspended, lost_projects FROM app.realtime_access(%s)",
+                [payload],
+            ).fetchall()
+            times.append((time.perf_counter() - t0) * 1000)
+    return {
+        "streams": len(subs),
+        "rows": len(rows),
+        "ms_median": round(statistics.median(times[1:]), 2),
+        "ms_max": round(max(times[1:]), 2),
     }
 
 
@@ -602,7 +732,42 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
         "events written (rate)",
         lambda f: f"{f['fanout']['written']:,} ({f['fanout']['write_rate']}/s)",
     )
-    row("feed server CPU during fan-out", lambda f: f"{f['fanout']['server_cpu_share']:.0%}")
+    row(
+        "per event: first / last subscriber reached, p50",
+        lambda f: f"{f['fanout']['first_p50_ms']:.1f} / {f['fanout']['last_p50_ms']:.1f} ms",
+    )
+    row(
+        "per event: first / last subscriber reached, p99",
+        lambda f: f"{f['fanout']['first_p99_ms']:.1f} / {f['fanout']['last_p99_ms']:.1f} ms",
+    )
+    row(
+        "event loop lag p99 / max; stalls > 20 ms (their total)",
+        lambda f: (
+            f"{f['fanout']['loop']['lag_p99_ms']:.1f} / {f['fanout']['loop']['lag_max_ms']}"
+            f" ms; {f['fanout']['loop']['stalls']} ({f['fanout']['loop']['stall_ms']:.0f} ms)"
+        ),
+    )
+    row(
+        "GC during fan-out: pauses by generation; total, longest gen 2",
+        lambda f: (
+            " ".join(f"g{g}:{n}" for g, n in f["fanout"]["loop"]["gc_pauses"].items())
+            + f"; {f['fanout']['loop']['gc_ms']:.0f} ms, {f['fanout']['loop']['gen2_max_ms']} ms"
+        ),
+    )
+    row(
+        "events late (> 20 ms to first subscriber): at a loop stall",
+        lambda f: (
+            f"{f['fanout']['loop']['late_events_at_a_stall']}"
+            f" of {f['fanout']['loop']['late_events']}"
+        ),
+    )
+    row(
+        "CPU during fan-out: feed server / SSE client",
+        lambda f: (
+            f"{f['fanout']['server_cpu_share']:.0%} / {f['fanout']['client_cpu_share']:.0%}"
+            " of a core"
+        ),
+    )
     row(
         "RSS idle -> with subscribers",
         lambda f: (
@@ -615,6 +780,10 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
         lambda f: f"{f['memory']['kb_per_subscriber']:.1f} KB",
         "<= 50 KB",
         lambda f: f["memory"]["kb_per_subscriber"] <= GOALS["kb_per_subscriber"],
+    )
+    row(
+        "feed server CPU, idle: no subscribers / with them",
+        lambda f: f"{f['memory']['cpu_idle']:.1%} / {f['memory']['cpu_subscribed']:.1%} of a core",
     )
     row(
         f"{n:,} streams opened in",
@@ -736,14 +905,14 @@ def main() -> int:
     wr.add_argument("--rate", type=float, default=100)
     wr.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--quick", action="store_true", help="200 subscribers, short rounds")
-    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--subscribers", type=int, help="streams (1000; quick 200)")
     parser.add_argument("--people", type=int, default=25, help="people per organization")
     parser.add_argument("--rate", type=float, default=100, help="events/s written")
-    parser.add_argument("--seconds", type=float, default=30, help="writer run per feed server")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--w1-seconds", type=float, default=2.0, help="W1: s per server, round")
-    parser.add_argument("--round-seconds", type=float, default=1.0, help="req/s: s per run")
-    parser.add_argument("--settle", type=float, default=2.0, help="s after moving subscribers")
+    parser.add_argument("--seconds", type=float, help="writer run per feed server (30; quick 4)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (5; quick 2)")
+    parser.add_argument("--w1-seconds", type=float, help="W1: s per server and round (2)")
+    parser.add_argument("--round-seconds", type=float, help="req/s: s per run (1)")
+    parser.add_argument("--settle", type=float, help="s after moving subscribers (2)")
     parser.add_argument("--grace", type=float, default=3.0, help="s after the last write")
     parser.add_argument("--feed-servers", default="uvicorn,granian-asgi")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
@@ -754,10 +923,10 @@ def main() -> int:
     if args.command == "write":
         cmd_write(args.plan, args.out, args.rate, args.seconds)
         return 0
-    if args.quick:
-        args.subscribers = min(args.subscribers, 200)
-        args.seconds, args.rounds = min(args.seconds, 4), min(args.rounds, 2)
-        args.w1_seconds, args.round_seconds, args.settle = 0.5, 0.5, 1.0
+    defaults = QUICK if args.quick else FULL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     feed_kinds = [k.strip() for k in args.feed_servers.split(",") if k.strip()]
     if "granian-asgi" in feed_kinds and not GRANIAN.exists():
         feed_kinds.remove("granian-asgi")
@@ -806,7 +975,7 @@ def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
     load_before = os.getloadavg()[0]
     logs = WORK / "logs"
 
-    def server(kind: str, name: str, app: str = "config.asgi") -> Server:
+    def server(kind: str, name: str, app: str = PROBED_APP) -> Server:
         return Server(name, app, env, 1, logs / f"realtime-{name}.log", kind)
 
     pool = {
@@ -818,6 +987,7 @@ def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
         pool["granian-asgi"] = server("granian-asgi", "granian-asgi")
     client = Client()
     results: dict[str, Any] = {"feed": {}}
+    idle_seconds = 3.0 if args.quick else 10.0
     loads = {}
     try:
         _log("== servers: " + ", ".join(pool))
@@ -830,11 +1000,18 @@ def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
 
         _log("== uvicorn: memory, W1 idle vs subscribed, fan-out, leaks")
         feed = pool["uvicorn-feed"]
-        memory = memory_step(client, feed, subs)
-        results["w1_idle"] = w1_step(client, (feed, pool["uvicorn-api"]), subs, w1, args)
+        memory = memory_step(client, feed, subs, idle_seconds)
+        results["recheck"] = recheck_probe(url, plan, subs, 5)
+        _log(f"   recheck statement for {len(subs)} streams: {results['recheck']}")
         fanout = fanout_step(client, feed, subs, plan, env, args)
         results["feed"]["uvicorn"] = {"memory": memory, "fanout": fanout}
+        results["w1_idle"] = w1_step(client, (feed, pool["uvicorn-api"]), subs, w1, args)
         client.close()
+        time.sleep(args.settle)
+        results["after_w1"] = {
+            s.name: {"rss_kb": _rss_kb(s), **_stats(s)} for s in (feed, pool["uvicorn-api"])
+        }
+        _log(f"   after the W1 rounds, every stream closed: {results['after_w1']}")
         loads["uvicorn"] = os.getloadavg()[0]
         time.sleep(args.settle)
 
@@ -848,7 +1025,7 @@ def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
         if "granian-asgi" in pool:
             _log("== granian: memory, fan-out, leaks")
             g = pool["granian-asgi"]
-            memory = memory_step(client, g, subs)
+            memory = memory_step(client, g, subs, idle_seconds)
             fanout = fanout_step(client, g, subs, plan, env, args)
             results["feed"]["granian-asgi"] = {"memory": memory, "fanout": fanout}
             client.close()
