@@ -35,6 +35,8 @@ class Probe:
         self.lags: list[tuple[float, float, float]] = []
         self.pauses: list[tuple[float, int, float]] = []
         self.task: asyncio.Task[None] | None = None
+        self.reads: list[tuple[float, float, int, int]] = []
+        self.notifies: list[tuple[float, int]] = []
         self._gc_started = 0.0
 
     def _gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -53,9 +55,33 @@ class Probe:
             # loop (close to the lag) or waiting for a CPU, the GIL or a blocking call (~0).
             self.lags.append((time.time(), lag, time.thread_time() - cpu))
 
+    def _wrap_hub(self) -> None:
+        """Time the hub's reads and count its notifications, by wrapping two of its
+        methods on this instance (the code under test is not changed)."""
+        hub = getattr(feed_application, "hub", None)
+        if hub is None or "events" in vars(hub):
+            return
+        events, on_notify = hub.events, hub._on_notify
+
+        async def timed_events(org: Any, members: Any, after: int, limit: int) -> Any:
+            waiting = hub._dirty.qsize() if hub._dirty is not None else 0
+            started = time.perf_counter()
+            found = await events(org, members, after, limit)
+            if self.task is not None:
+                self.reads.append((time.time(), time.perf_counter() - started, len(found), waiting))
+            return found
+
+        def counted_notify(payload: str) -> None:
+            if self.task is not None:
+                self.notifies.append((time.time(), hub._dirty.qsize() if hub._dirty else 0))
+            on_notify(payload)
+
+        hub.events, hub._on_notify = timed_events, counted_notify
+
     def start(self) -> None:
         self.stop()
-        self.lags, self.pauses = [], []
+        self.lags, self.pauses, self.reads, self.notifies = [], [], [], []
+        self._wrap_hub()
         gc.callbacks.append(self._gc)
         self.task = asyncio.get_running_loop().create_task(self._tick())
 
@@ -76,7 +102,12 @@ class Probe:
             self.task = None
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
-        return {"lags": self.lags, "gc": self.pauses}
+        return {
+            "lags": self.lags,
+            "gc": self.pauses,
+            "reads": self.reads,
+            "notifies": self.notifies,
+        }
 
 
 probe = Probe()

@@ -482,7 +482,23 @@ def loop_figures(probed: dict[str, Any], per_event: list[list[float]]) -> dict[s
         1 for at, first in late if any(end - lag - 0.2 <= at <= end for end, lag in stalls)
     )
     by_gen = Counter(gen for _, gen, _ in pauses)
+    reads = probed.get("reads", [])
+    read_ms = [took * 1000 for _, took, _, _ in reads]
+    span = (reads[-1][0] - reads[0][0]) if len(reads) > 1 else 0
+    hub = {
+        "notifications": len(probed.get("notifies", [])),
+        "reads": len(reads),
+        "reads_empty": sum(1 for _, _, n, _ in reads if n == 0),
+        "reads_per_s": round(len(reads) / span, 1) if span else None,
+        "read_p50_ms": round(_percentile(read_ms, 50), 2),
+        "read_p99_ms": round(_percentile(read_ms, 99), 2),
+        "read_max_ms": round(max(read_ms), 1) if read_ms else None,
+        "read_busy_share": round(sum(read_ms) / 1000 / span, 3) if span else None,
+        "queue_p99": _percentile([q for _, _, _, q in reads], 99),
+        "queue_max": max((q for _, _, _, q in reads), default=0),
+    }
     return {
+        "hub": hub,
         "lag_p50_ms": round(_percentile(lags, 50), 2),
         "lag_p99_ms": round(_percentile(lags, 99), 2),
         "lag_max_ms": round(max(lags), 1) if lags else None,
@@ -632,7 +648,24 @@ def recheck_probe(url: str, plan: dict[str, Any], subs: Subscribers, runs: int) 
                 [payload],
             ).fetchall()
             times.append((time.perf_counter() - t0) * 1000)
+        # The hub's read after a notification: the events of one organization after the
+        # last one read (here: the last event), for the members it serves (up to 50).
+        org = plan["orgs"][0]
+        members = [m["user"] for m in subs.meta.values() if m["org"] == org["id"]]
+        members = list(dict.fromkeys(members))[:50]
+        head = conn.execute("SELECT app.realtime_head(%s, %s)", [org["id"], members[:1]])
+        after = head.fetchone()[0] - 1
+        reads = []
+        for _ in range(runs * 4 + 1):
+            t0 = time.perf_counter()
+            conn.execute(
+                "SELECT * FROM app.realtime_events(%s, %s, %s, %s)",
+                [org["id"], members, after, 500],
+            ).fetchall()
+            reads.append((time.perf_counter() - t0) * 1000)
     return {
+        "events_read_ms_median": round(statistics.median(reads[1:]), 2),
+        "events_read_ms_max": round(max(reads[1:]), 2),
         "streams": len(subs),
         "rows": len(rows),
         "ms_median": round(statistics.median(times[1:]), 2),
@@ -752,6 +785,25 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
         lambda f: (
             " ".join(f"g{g}:{n}" for g, n in f["fanout"]["loop"]["gc_pauses"].items())
             + f"; {f['fanout']['loop']['gc_ms']:.0f} ms, {f['fanout']['loop']['gen2_max_ms']} ms"
+        ),
+    )
+    row(
+        "hub reads (one per notification): count, of them empty",
+        lambda f: (
+            f"{f['fanout']['loop']['hub']['reads']:,} for"
+            f" {f['fanout']['loop']['hub']['notifications']:,} notifications,"
+            f" {f['fanout']['loop']['hub']['reads_empty']:,} empty"
+        ),
+    )
+    row(
+        "hub read time p50 / p99 / max; reader busy; queue p99 / max",
+        lambda f: (
+            f"{f['fanout']['loop']['hub']['read_p50_ms']} / "
+            f"{f['fanout']['loop']['hub']['read_p99_ms']} /"
+            f" {f['fanout']['loop']['hub']['read_max_ms']}"
+            f" ms; {f['fanout']['loop']['hub']['read_busy_share']:.0%};"
+            f" {f['fanout']['loop']['hub']['queue_p99']} /"
+            f" {f['fanout']['loop']['hub']['queue_max']}"
         ),
     )
     row(
