@@ -37,6 +37,7 @@ class Probe:
         self.task: asyncio.Task[None] | None = None
         self.reads: list[tuple[float, float, int, int]] = []
         self.notifies: list[tuple[float, int]] = []
+        self.profiler: Any = None
         self._gc_started = 0.0
 
     def _gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -78,8 +79,13 @@ class Probe:
 
         hub.events, hub._on_notify = timed_events, counted_notify
 
-    def start(self) -> None:
+    def start(self, *, profile: bool = False) -> None:
         self.stop()
+        if profile:  # pyinstrument, sampling the loop's thread (the bench extra installs it)
+            from pyinstrument import Profiler
+
+            self.profiler = Profiler(interval=0.001, async_mode="disabled")
+            self.profiler.start()
         self.lags, self.pauses, self.reads, self.notifies = [], [], [], []
         self._wrap_hub()
         gc.callbacks.append(self._gc)
@@ -97,12 +103,18 @@ class Probe:
         }
 
     def stop(self) -> dict[str, Any]:
+        profile = None
+        if self.profiler is not None:
+            self.profiler.stop()
+            profile = self.profiler.output_text(unicode=False, color=False, show_all=False)
+            self.profiler = None
         if self.task is not None:
             self.task.cancel()
             self.task = None
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
         return {
+            "profile": profile,
             "lags": self.lags,
             "gc": self.pauses,
             "reads": self.reads,
@@ -119,7 +131,11 @@ async def application(scope: dict, receive: Any, send: Any) -> None:
         if action == "stats":
             body = orjson.dumps(probe.stats())
         else:
-            body = orjson.dumps(probe.stop() if action == "stop" else (probe.start() or {}))
+            if action == "stop":
+                body = orjson.dumps(probe.stop())
+            else:
+                probe.start(profile=action == "profile")
+                body = b"{}"
         await send(
             {
                 "type": "http.response.start",

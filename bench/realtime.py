@@ -414,7 +414,8 @@ def fanout_step(
     client.collect(reset=True)
     cpu_before = _cpu_seconds(server)
     client_before = _pid_cpu_seconds(client.process.pid)
-    loadgen.fetch(loadgen.HttpRequest("GET", "/__bench_probe__/start"), server.port)
+    probe = "profile" if args.profile else "start"
+    loadgen.fetch(loadgen.HttpRequest("GET", f"/__bench_probe__/{probe}"), server.port)
     started = time.perf_counter()
     subprocess.run(  # noqa: S603 - fixed argument list
         [
@@ -441,7 +442,13 @@ def fanout_step(
     # Per event (commit time, first and last subscriber reached), for a closer look.
     per_event = result.pop("per_event")
     (WORK / f"realtime-events-{server.name}.json").write_text(json.dumps(per_event))
-    result["loop"] = loop_figures(json.loads(probed), per_event)
+    probed = json.loads(probed)
+    if probed.get("profile"):
+        out_dir = WORK if args.quick else report.RESULTS_DIR
+        path = out_dir / f"profile-realtime-{server.name}.txt"
+        path.write_text(probed["profile"])
+        _log(f"   [{server.name}] profile of the fan-out: {path.relative_to(BASE_DIR)}")
+    result["loop"] = loop_figures(probed, per_event)
     lags = [r[5] - r[6] for r in written]
     span = written[-1][5] - written[0][5] if len(written) > 1 else 0
     result |= {
@@ -968,6 +975,12 @@ def main() -> int:
     parser.add_argument("--grace", type=float, default=3.0, help="s after the last write")
     parser.add_argument("--feed-servers", default="uvicorn,granian-asgi")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON last")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile each feed server's event loop during the fan-out (pyinstrument; slows"
+        " it: for finding where the time goes, not for the figures)",
+    )
     args = parser.parse_args()
     if args.command == "prepare":
         cmd_prepare(args.out, args.orgs, args.people)
