@@ -1,7 +1,7 @@
 """``make bench``: the platform's hot paths next to their baselines, in one run.
 
 Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile,
-extras):
+extras, realtime):
 
 1. data      - ``bench_large`` (1,000 orgs x 1,000 rows) and ``bench_small``
                (10 x 100), reused when already loaded (``--fresh`` rebuilds);
