@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test test-system test-citus system-install system-packages install db-start db-stop db-setup lint format check clean bench bench-quick
+.PHONY: run test test-system test-citus system-install system-packages install db-start db-stop db-setup lint format check clean bench bench-quick bench-realtime
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,14 @@ bench: $(BENCH_STAMP) db-start
 # minute while iterating (writes .data/bench/results/, never bench/results/).
 bench-quick: $(BENCH_STAMP) db-start
 	@$(PY) bench/run.py --quick $(BENCH_ARGS)
+
+# The live feed (issue 19, docs/performance.md "Realtime feed"): 1,000 SSE subscribers on one
+# uvicorn process, fan-out latency at 100 events/s, memory per subscriber, W1 with the feed
+# idle vs subscribed, the API under ASGI vs gunicorn sync, uvicorn vs granian, a leak probe.
+# Uses bench_small (built if missing); writes bench/results/realtime-<date>.md. About 6
+# minutes; BENCH_ARGS=--quick: 200 subscribers, short rounds, about 2 minutes.
+bench-realtime: $(BENCH_STAMP) db-start
+	@$(PY) bench/realtime.py $(BENCH_ARGS)
 
 # Style, then the layers (import-linter contracts in pyproject.toml; docs/architecture.md).
 lint: $(STAMP)

@@ -10,7 +10,11 @@ sure the development database is migrated and holds the demo data:
 * ``bench/apikey_vs_jwt.py --json`` - the project list with an API key vs a JWT, and
   the webhook fan-out statement (in-process);
 * ``bench/billing_quota.py`` - W3 with and without the quota check, and webhook
-  events/s (in-process, prints JSON).
+  events/s (in-process, prints JSON);
+* ``bench/realtime.py --json`` - the live feed (issue 19): 1,000 SSE subscribers on one
+  process, fan-out latency, memory per subscriber, W1 with the feed idle vs subscribed,
+  the leak probe; on ``bench_small``, which it builds when missing (about 6 minutes;
+  ``--skip realtime`` leaves it out; exits 1 on a leak, which is reported here).
 
 The scripts get the caller's environment (the development settings, as when they are
 run by hand); their stderr (a log line per request) is shown only when one fails: it
@@ -92,7 +96,7 @@ def run_script(name: str, args: list[str], *, ok_codes: tuple[int, ...] = (0,)) 
     return {"figures": figures, "seconds": seconds, "exit": done.returncode}
 
 
-def run(*, seconds: float, rounds: int = 5) -> dict[str, Any]:
+def run(*, seconds: float, rounds: int = 5, realtime: bool = True) -> dict[str, Any]:
     """Every side benchmark; ``seconds`` is ``sites_public.py --seconds`` (per workload,
     spread over ``rounds`` interleaved rounds: in each, alternating at 1 client, then
     each server alone at 2 clients)."""
@@ -117,6 +121,8 @@ def run(*, seconds: float, rounds: int = 5) -> dict[str, Any]:
     result["sites_public"] = sites
     result["apikey_vs_jwt"] = run_script("apikey_vs_jwt", ["--json"])
     result["billing_quota"] = run_script("billing_quota", [])
+    if realtime:
+        result["realtime"] = run_script("realtime", ["--json"], ok_codes=(0, 1))
     result["background"] = (
         f"1-min load average {load_before:.1f} before the side benchmarks,"
         f" {os.getloadavg()[0]:.1f} after them"

@@ -515,9 +515,41 @@ def extras_table(results: dict[str, Any]) -> list[list[str]]:
                 "",
             ]
         )
+    rt = _extra(results, "realtime")
+    for kind, feed in (rt.get("feed") or {}).items():
+        fan, mem = feed["fanout"], feed["memory"]
+        rows.append(
+            [
+                "realtime",
+                f"fan-out commit -> client p50 / p99, {mem['subscribers']:,} subscribers, {kind}",
+                f"{fan['p50_ms']:.1f} / {fan['p99_ms']:.1f} ms",
+                f"goal 50 / 250 ms; {fan['delivered']:,}/{fan['expected']:,} delivered",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "realtime",
+                f"memory per idle subscriber; leaks (must be 0), {kind}",
+                f"{mem['kb_per_subscriber']:.1f} KB; {sum(fan['leaks'].values())} leaks",
+                "goal 50 KB",
+                "",
+            ]
+        )
+    if rt.get("w1_idle"):
+        w1 = rt["w1_idle"]
+        rows.append(
+            [
+                "realtime",
+                "W1 p50 with 1,000 idle subscribers vs the feed idle (uvicorn)",
+                f"{w1['with_p50_ms']:.2f} ms",
+                f"idle {w1['without_p50_ms']:.2f} ms",
+                _spread([r["ratio"] for r in w1["rounds"]], 3, "x"),
+            ]
+        )
     if extras.get("error"):
         rows.append(["", "extras not run", extras["error"], "", ""])
-    for script in ("sites_public", "apikey_vs_jwt", "billing_quota"):
+    for script in ("sites_public", "apikey_vs_jwt", "billing_quota", "realtime"):
         error = (extras.get(script) or {}).get("error")
         if error:
             rows.append(["", f"bench/{script}.py FAILED", error, "", ""])

@@ -1,7 +1,7 @@
 """``make bench``: the platform's hot paths next to their baselines, in one run.
 
 Steps (each printed with its time; ``--skip`` leaves out web, w6, w7, profile,
-extras):
+extras, realtime):
 
 1. data      - ``bench_large`` (1,000 orgs x 1,000 rows) and ``bench_small``
                (10 x 100), reused when already loaded (``--fresh`` rebuilds);
@@ -22,7 +22,8 @@ extras):
                the live page and W9 the page list API against their floors
                (``bench/sites_public.py``), API key vs JWT
                (``bench/apikey_vs_jwt.py``), W3 with and without the quota
-               check (``bench/billing_quota.py``);
+               check (``bench/billing_quota.py``), and the live feed
+               (``bench/realtime.py``, on ``bench_small``; ``--skip realtime``);
 7. report    - the tables on stdout, ``bench/results/<date>.md|.png``,
                ``latest.md``, ``latest.json``.
 
@@ -59,7 +60,7 @@ from bench import data, extras, loadgen, ops, report, workloads  # noqa: E402
 from bench.server import GRANIAN, PRODUCTION_SERVER, SERVER_KINDS, THREADS, Server  # noqa: E402
 
 WORK = BASE_DIR / ".data" / "bench"
-STEPS = ("web", "w6", "w7", "profile", "extras")
+STEPS = ("web", "w6", "w7", "profile", "extras", "realtime")
 NEEDS_BENCH_DATA = ("web", "w7", "profile")
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * loadgen.cpu_count())))
 
@@ -723,7 +724,10 @@ def main() -> int:
         results["profile"] = profile.name
     if "extras" not in skip:
         results["extras"] = timer.run(
-            "extras", lambda: extras.run(seconds=args.extras_seconds, rounds=args.rounds)
+            "extras",
+            lambda: extras.run(
+                seconds=args.extras_seconds, rounds=args.rounds, realtime="realtime" not in skip
+            ),
         )
     meta |= {
         "datasets": "; ".join(

@@ -45,13 +45,43 @@ KIND_LABELS = {
     "sync": "gunicorn sync",
     "gthread": f"gunicorn gthread ({THREADS} threads)",
     "granian": f"granian WSGI ({THREADS} blocking threads)",
+    "uvicorn": "uvicorn ASGI (uvloop, httptools)",
+    "granian-asgi": "granian ASGI",
 }
+# ASGI servers (``bench/realtime.py``: the live feed and the API through ``config.asgi``).
+ASGI_KINDS = ("uvicorn", "granian-asgi")
 
 
 def command(kind: str, app: str, port: int, workers: int) -> list[str]:
     """The command line that serves ``app`` (``module`` or ``module:callable``)."""
+    target = app if ":" in app else f"{app}:application"
+    if kind == "uvicorn":
+        # As the brief of issue 19 runs the feed: one process (no supervisor with 1 worker).
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            f"--host={loadgen.HOST}",
+            f"--port={port}",
+            f"--workers={workers}",
+            "--no-access-log",
+            "--log-level=warning",
+            "--lifespan=on",
+        ]
+    if kind == "granian-asgi":
+        return [
+            str(GRANIAN),
+            target,
+            "--interface=asgi",
+            f"--host={loadgen.HOST}",
+            f"--port={port}",
+            f"--workers={workers}",
+            "--no-ws",
+            "--log-level=warning",
+            f"--working-dir={BASE_DIR}",
+        ]
     if kind == "granian":
-        target = app if ":" in app else f"{app}:application"
         return [
             str(GRANIAN),
             target,
@@ -65,7 +95,8 @@ def command(kind: str, app: str, port: int, workers: int) -> list[str]:
             f"--working-dir={BASE_DIR}",
         ]
     if kind not in ("sync", "gthread"):
-        raise ValueError(f"unknown server kind {kind!r} (one of {', '.join(SERVER_KINDS)})")
+        kinds = ", ".join((*SERVER_KINDS, *ASGI_KINDS))
+        raise ValueError(f"unknown server kind {kind!r} (one of {kinds})")
     return [
         str(GUNICORN),
         app,
@@ -143,6 +174,13 @@ class Server:
             return []
         sizes = [rss_mb(pid) for pid in _children(self.process.pid)]
         return sorted(s for s in sizes if s is not None)
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests: the workers, or the server itself when it has
+        none (uvicorn with one worker runs in one process)."""
+        if self.process is None:
+            return []
+        return _children(self.process.pid) or [self.process.pid]
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
