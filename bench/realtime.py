@@ -795,7 +795,7 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
         ),
     )
     row(
-        "hub reads (one per notification): count, of them empty",
+        "hub reads (one per batch of notified organizations): count, of them empty",
         lambda f: (
             f"{f['fanout']['loop']['hub']['reads']:,} for"
             f" {f['fanout']['loop']['hub']['notifications']:,} notifications,"

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import orjson
@@ -39,6 +39,15 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "app_events"
 CLOSE = object()
+BATCH_MAX = 500  # events per organization and read
+BATCH_EVENTS_SQL = (
+    "SELECT q.org, r.sequence, r.action, r.actor_type, r.actor_id, r.target_type,"
+    " r.target_id, r.changes, r.created_at, r.project_id, r.project_private,"
+    " r.project_members, r.site_id"
+    " FROM unnest(%s::uuid[], %s::bigint[]) AS q(org, after)"
+    " CROSS JOIN LATERAL app.realtime_events(q.org, %s::uuid[], q.after, %s) r"
+    " ORDER BY q.org, r.sequence"
+)
 
 
 class TooManyStreams(Exception):
@@ -100,7 +109,10 @@ class Hub:
         self.streams: dict[uuid.UUID, set[Stream]] = defaultdict(set)
         self.per_user: dict[str, int] = defaultdict(int)
         self.read_upto: dict[uuid.UUID, int] = {}  # per org: the last sequence read
-        self._dirty: asyncio.Queue[uuid.UUID] | None = None
+        # Organizations with something new to read, drained by the dispatcher in one read.
+        self._dirty: set[uuid.UUID] = set()
+        self._wake = asyncio.Event()
+        self._members: dict[uuid.UUID, Counter[uuid.UUID]] = defaultdict(Counter)
         self._recheck = asyncio.Event()
         self._reader: psycopg.AsyncConnection | None = None
         self._read_lock = asyncio.Lock()
@@ -115,11 +127,11 @@ class Hub:
         if self._started:
             return
         self._started = True
-        self._dirty = asyncio.Queue()
         self._tasks = [
             asyncio.create_task(self._listen(), name="realtime-listen"),
             asyncio.create_task(self._dispatch(), name="realtime-dispatch"),
             asyncio.create_task(self._recheck_loop(), name="realtime-recheck"),
+            asyncio.create_task(self._heartbeat_loop(), name="realtime-heartbeat"),
         ]
         await asyncio.wait_for(self.listening.wait(), timeout=settings.DB_CONNECT_TIMEOUT + 5)
 
@@ -150,21 +162,26 @@ class Hub:
         if org not in self.read_upto:
             head = await self.head(org, [sub.user_id])
             self.read_upto.setdefault(org, head)
-            self._dirty.put_nowait(org)  # anything committed while the head was read
+            self.mark(org)  # anything committed while the head was read
         stream = Stream(sub)
         stream.cursor = self.read_upto[org]
         self.streams[org].add(stream)
+        self._members[org][sub.user_id] += 1
         self.per_user[sub.limit_key] += 1
         return stream, stream.cursor
 
     def remove(self, stream: Stream) -> None:
         org = stream.sub.organization_id
         self.streams[org].discard(stream)
+        self._members[org][stream.sub.user_id] -= 1
+        if self._members[org][stream.sub.user_id] <= 0:
+            del self._members[org][stream.sub.user_id]
         self.per_user[stream.sub.limit_key] -= 1
         if not self.per_user[stream.sub.limit_key]:
             del self.per_user[stream.sub.limit_key]
         if not self.streams[org]:
             del self.streams[org]
+            self._members.pop(org, None)
             self.read_upto.pop(org, None)
 
     def count(self) -> int:
@@ -200,8 +217,16 @@ class Hub:
         rows = await self._query(feed.EVENTS_SQL, [org, members, after, limit])
         return [feed.event_from_row(row) for row in rows]
 
-    def _members(self, org: uuid.UUID) -> list[uuid.UUID]:
-        return list({s.sub.user_id for s in self.streams.get(org, ())})[:50]
+    def members(self, org: uuid.UUID) -> list[uuid.UUID]:
+        """Some users this process serves in ``org``: the read definer answers only for an
+        organization one of them belongs to."""
+        return list(self._members.get(org, ()))[:20]
+
+    def mark(self, org: uuid.UUID) -> None:
+        """``org`` has something new: the dispatcher reads it (with every other marked
+        organization, in one statement)."""
+        self._dirty.add(org)
+        self._wake.set()
 
     # --- fan-out ------------------------------------------------------------------------
 
@@ -216,7 +241,7 @@ class Hub:
                     self.listening.set()
                     delay = 0.2
                     for org in list(self.streams):  # what a reconnect may have missed
-                        self._dirty.put_nowait(org)
+                        self.mark(org)
                     self._recheck.set()
                     async for note in conn.notifies():
                         self._on_notify(note.payload)
@@ -237,31 +262,43 @@ class Hub:
         except ValueError:
             return
         if org in self.read_upto and seq > self.read_upto[org]:
-            self._dirty.put_nowait(org)
+            self.mark(org)
 
     async def _dispatch(self) -> None:
         while True:
-            org = await self._dirty.get()
+            await self._wake.wait()
+            self._wake.clear()
+            orgs, self._dirty = self._dirty, set()
             try:
-                await self.catch_up(org)
+                await self.catch_up(orgs)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("realtime fan-out failed for organization %s", org)
+                logger.exception("realtime fan-out failed")
+                await asyncio.sleep(0.5)  # a database restart: the listener reconnects
+                for org in orgs:
+                    self.mark(org)
 
-    async def catch_up(self, org: uuid.UUID) -> None:
-        """Read and deliver every event of ``org`` after the last one read."""
-        while org in self.read_upto:
-            after = self.read_upto[org]
-            events = await self.events(org, self._members(org), after, 500)
-            if org not in self.read_upto or self.read_upto[org] != after:
-                return  # the org's last stream left (or another read ran) meanwhile
-            if not events:
-                return
+    async def catch_up(self, orgs: set[uuid.UUID]) -> None:
+        """Read every event of ``orgs`` after the last one read — one statement for all
+        of them — and deliver them."""
+        after = {org: self.read_upto[org] for org in orgs if org in self.read_upto}
+        if not after:
+            return
+        members = list({user for org in after for user in self.members(org)})
+        rows = await self._query(
+            BATCH_EVENTS_SQL, [list(after), list(after.values()), members, BATCH_MAX]
+        )
+        by_org: dict[uuid.UUID, list[Event]] = defaultdict(list)
+        for row in rows:
+            by_org[row[0]].append(feed.event_from_row(row[1:]))
+        for org, events in by_org.items():
+            if self.read_upto.get(org) != after[org]:
+                continue  # the org's last stream left meanwhile
             self.read_upto[org] = events[-1].sequence
             self.fan_out(org, events)
-            if len(events) < 500:
-                return
+            if len(events) >= BATCH_MAX:
+                self.mark(org)  # more to read
 
     def fan_out(self, org: uuid.UUID, events: list[Event]) -> None:
         streams = list(self.streams.get(org, ()))
@@ -286,6 +323,15 @@ class Hub:
                     self.delivered += 1
         if access_changed:
             self._recheck.set()
+
+    async def _heartbeat_loop(self) -> None:
+        """One timer for every stream: a keep-alive comment each REALTIME_HEARTBEAT_SECONDS
+        (proxies close idle connections; a dead client is found by the write)."""
+        while True:
+            await asyncio.sleep(settings.REALTIME_HEARTBEAT_SECONDS)
+            for streams in list(self.streams.values()):
+                for stream in streams:
+                    stream.put(feed.HEARTBEAT)
 
     # --- access -------------------------------------------------------------------------
 
