@@ -31,6 +31,7 @@ SERVICE_CONTEXT_CALLS: dict[str, str] = {
     "bench/inproc.py:mint_tokens": "benchmark harness",
     "bench/inproc.py:check_plans": "benchmark harness (read)",
     "bench/inproc.py:prepare": "benchmark harness",
+    "bench/realtime.py:cmd_prepare": "benchmark harness (people, sessions, a private project)",
     # Tenant writes that no base view guards.
     "organizations/services.py:invitation_accept": GUARDED,
     "organizations/tasks.py:send_invitation_email": GUARDED,
