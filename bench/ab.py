@@ -126,6 +126,34 @@ def _orm_subqueries() -> Iterator[None]:
         selectors._my_override, selectors._is_favorite = saved
 
 
+@lever("org-constant", "/api/v1/orgs/{org}/projects/?page_size=50")
+def _org_correlated() -> Iterator[None]:
+    """The per-user sub-selects matched on the outer row's ``organization_id`` (before
+    issue 20's routing fix made it a parameter)."""
+    from django.db.models import BooleanField, CharField
+
+    from projects import selectors
+
+    class Correlated(selectors._OfProjectAndUser):
+        def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+            outer = compiler.quote_name_unless_alias(compiler.query.base_table)
+            template = self.template.replace("= %s AND", '= {p}."organization_id" AND', 1)
+            return template.format(p=outer), self.params[1:]
+
+    def my_override(organization_id: Any, user_id: Any) -> Any:
+        return Correlated(selectors._MY_OVERRIDE_SQL, organization_id, user_id, CharField())
+
+    def is_favorite(organization_id: Any, user_id: Any) -> Any:
+        return Correlated(selectors._IS_FAVORITE_SQL, organization_id, user_id, BooleanField())
+
+    saved = selectors._my_override, selectors._is_favorite
+    selectors._my_override, selectors._is_favorite = my_override, is_favorite
+    try:
+        yield
+    finally:
+        selectors._my_override, selectors._is_favorite = saved
+
+
 @lever("site-creator", "/api/v1/orgs/{org}/sites/site-0000/pages/")
 def _site_with_creator() -> Iterator[None]:
     """Every route under a site loads the site with its creator (before issue 21)."""
