@@ -178,7 +178,7 @@ class Application:
                 sub.organization_id, [sub.user_id], last, settings.REALTIME_REPLAY_MAX + 1
             )
             events = [e for e in events if e.sequence <= head]
-        reset, _ = feed.replay_plan(last, head, events[0].created_at if events else None)
+        reset = feed.must_reset(last, head, events[0].created_at if events else None)
         if reset:
             await out(feed.reset_frame(head, "replay_unavailable"))
             return

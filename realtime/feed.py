@@ -129,19 +129,16 @@ class Subscription:
         return self.wants(event) and admits(decide(event, self.audience), self.user_id)
 
 
-def replay_plan(last_event_id: int, head: int, oldest_missed: datetime | None) -> tuple[bool, int]:
-    """Whether a client that saw ``last_event_id`` can be replayed to ``head``:
-    ``(reset, count)``. A reset tells it to refetch: the id is unknown (ahead of the
-    organization's trail), or what it missed is past the replay window or its size."""
+def must_reset(last_event_id: int, head: int, oldest_missed: datetime | None) -> bool:
+    """Whether a client that saw ``last_event_id`` must refetch instead of being replayed
+    to ``head``: the id is unknown (ahead of the organization's trail), or what it missed
+    is more than ``REALTIME_REPLAY_MAX`` events or older than the replay window."""
     if last_event_id > head or last_event_id < 0:
-        return True, 0
-    missed = head - last_event_id
-    if missed > settings.REALTIME_REPLAY_MAX:
-        return True, 0
+        return True
+    if head - last_event_id > settings.REALTIME_REPLAY_MAX:
+        return True
     window = timedelta(seconds=settings.REALTIME_REPLAY_WINDOW_SECONDS)
-    if oldest_missed is not None and oldest_missed < timezone.now() - window:
-        return True, 0
-    return False, missed
+    return oldest_missed is not None and oldest_missed < timezone.now() - window
 
 
 def reset_frame(head: int, reason: str) -> bytes:

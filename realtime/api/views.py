@@ -182,7 +182,7 @@ class EventStreamView(OrgScopedAPIView):
                     ],
                 )
                 events = [feed.event_from_row(row) for row in cursor.fetchall()]
-                reset, _ = feed.replay_plan(
+                reset = feed.must_reset(
                     sub.last_event_id, head, events[0].created_at if events else None
                 )
                 if reset:
