@@ -155,10 +155,7 @@ class Application:
         async def out(body: bytes) -> None:
             await send({"type": "http.response.body", "body": body, "more_body": True})
 
-        if sub.last_event_id is None:
-            await out(feed.ready_frame(head))
-        else:
-            await self._replay(sub, head, out)
+        await out(await self._resume(sub, head))
         while True:
             # Everything queued goes out in one write (heartbeats come from the hub's one
             # timer, not a timer per stream).
@@ -170,21 +167,15 @@ class Application:
                 return
             await out(b"".join(batch))
 
-    async def _replay(self, sub: feed.Subscription, head: int, out: Any) -> None:
-        last = sub.last_event_id
+    async def _resume(self, sub: feed.Subscription, head: int) -> bytes:
+        """What the client missed up to ``head`` (or ``ready``/``reset``), as one write."""
+        after = feed.replay_after(sub, head)
         events = []
-        if 0 <= last < head:
+        if after is not None:
             events = await self.hub.events(
-                sub.organization_id, [sub.user_id], last, settings.REALTIME_REPLAY_MAX + 1
+                sub.organization_id, [sub.user_id], after, settings.REALTIME_REPLAY_MAX + 1
             )
-            events = [e for e in events if e.sequence <= head]
-        reset = feed.must_reset(last, head, events[0].created_at if events else None)
-        if reset:
-            await out(feed.reset_frame(head, "replay_unavailable"))
-            return
-        for frame in feed.visible_frames(sub, events):
-            await out(frame)
-        await out(feed.ready_frame(head))
+        return b"".join(feed.resume_frames(sub, head, events))
 
 
 async def _disconnected(receive: Any) -> None:
@@ -193,12 +184,8 @@ async def _disconnected(receive: Any) -> None:
 
 
 async def _error(send: Any, status: int, code: str, message: str, request_id: str) -> None:
-    body = orjson.dumps(
-        {
-            **error_body(code, message),
-            "error": {**error_body(code, message)["error"], "request_id": request_id},
-        }
-    )
+    body = error_body(code, message)
+    body["error"]["request_id"] = request_id  # the handshake's, not this coroutine's
     await send(
         {
             "type": "http.response.start",
@@ -206,4 +193,4 @@ async def _error(send: Any, status: int, code: str, message: str, request_id: st
             "headers": [(b"content-type", b"application/json")],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": orjson.dumps(body)})

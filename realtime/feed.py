@@ -152,3 +152,22 @@ def ready_frame(head: int) -> bytes:
 
 def visible_frames(sub: Subscription, events: Iterable[Event]) -> list[bytes]:
     return [event_frame(e) for e in events if sub.receives(e)]
+
+
+def replay_after(sub: Subscription, head: int) -> int | None:
+    """The sequence to read the missed events after, or ``None`` when there is nothing
+    to read (a first connection, or a cursor at or past the head)."""
+    last = sub.last_event_id
+    return last if last is not None and 0 <= last < head else None
+
+
+def resume_frames(sub: Subscription, head: int, events: Iterable[Event]) -> list[bytes]:
+    """What a (re)connecting client gets before anything live: the missed events it may
+    read (``events`` read after :func:`replay_after`, at most ``REALTIME_REPLAY_MAX + 1``)
+    then ``ready``; or one ``reset``. The live hub and the WSGI answer both send this."""
+    if sub.last_event_id is None:
+        return [ready_frame(head)]
+    missed = [e for e in events if e.sequence <= head]
+    if must_reset(sub.last_event_id, head, missed[0].created_at if missed else None):
+        return [reset_frame(head, "replay_unavailable")]
+    return [*visible_frames(sub, missed), ready_frame(head)]

@@ -165,33 +165,22 @@ class EventStreamView(OrgScopedAPIView):
     def catch_up(self, sub: feed.Subscription) -> list[bytes]:
         """Without a live feed (WSGI): what the client missed, then ``close``."""
         members = [sub.user_id]
+        events: list[Any] = []
         with connection.cursor() as cursor:
             cursor.execute(feed.HEAD_SQL, [sub.organization_id, members])
             head = cursor.fetchone()[0]
-            frames = [feed.retry_frame()]
-            if sub.last_event_id is None:
-                frames.append(feed.ready_frame(head))
-            else:
+            after = feed.replay_after(sub, head)
+            if after is not None:
                 cursor.execute(
                     feed.EVENTS_SQL,
-                    [
-                        sub.organization_id,
-                        members,
-                        sub.last_event_id,
-                        settings.REALTIME_REPLAY_MAX,
-                    ],
+                    [sub.organization_id, members, after, settings.REALTIME_REPLAY_MAX + 1],
                 )
                 events = [feed.event_from_row(row) for row in cursor.fetchall()]
-                reset = feed.must_reset(
-                    sub.last_event_id, head, events[0].created_at if events else None
-                )
-                if reset:
-                    frames.append(feed.reset_frame(head, "replay_unavailable"))
-                else:
-                    frames += feed.visible_frames(sub, events)
-                    frames.append(feed.ready_frame(head))
-        frames.append(feed.frame("close", {"reason": "no_live_feed"}))
-        return frames
+        return [
+            feed.retry_frame(),
+            *feed.resume_frames(sub, head, events),
+            feed.frame("close", {"reason": "no_live_feed"}),
+        ]
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(response, Response):  # an error: always the JSON envelope
