@@ -35,12 +35,17 @@ def make_org(slug: str, members: dict[User, str]) -> Organization:
     return org
 
 
+def access_token(user: User) -> str:
+    """A JWT access token of a new session of ``user`` (signed in the real way)."""
+    session = Session.objects.create(user=user, expires_at=timezone.now() + timedelta(days=1))
+    return token_pair(session)["access"]
+
+
 def client_for(user: User | None) -> APIClient:
     """A client signed in the real way: a session and a JWT access token."""
     client = APIClient()
     if user is not None:
-        session = Session.objects.create(user=user, expires_at=timezone.now() + timedelta(days=1))
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair(session)['access']}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token(user)}")
     return client
 
 

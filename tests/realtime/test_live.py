@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from django.utils import timezone
 
 from accounts.models import Session
 from accounts.services import session_revoke
-from accounts.tokens import token_pair
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
 from organizations.models import Membership, Organization
@@ -31,7 +28,7 @@ from projects.services.ai import (
 )
 from projects.services.projects import project_member_remove
 from sites.services.comments import comment_create
-from tests.helpers import make_two_org_persona
+from tests.helpers import access_token, make_two_org_persona
 from tests.projects.support import add_project_member, make_org_member, make_project
 from tests.realtime.live import live_server, open_feed
 from tests.sites.support import deploy_now, make_page, make_site, publish
@@ -41,9 +38,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EVENTS = "/api/v1/orgs/{}/events/"
 
 
-def token(user: Any) -> str:
-    session = Session.objects.create(user=user, expires_at=timezone.now() + timedelta(days=1))
-    return token_pair(session)["access"]
+def make_key(personas: Any, name: str, role: str, **fields: Any) -> tuple[Any, str]:
+    """An API key of ``acme`` created by its owner: (row, secret)."""
+    with service_context(reason="test: key"):
+        return api_key_create(
+            actor=personas.users["owner"],
+            organization_id=personas.org.id,
+            actor_role="owner",
+            name=name,
+            role=role,
+            **fields,
+        )
 
 
 def session_of(access: str) -> Session:
@@ -68,7 +73,7 @@ def test_each_kind_of_event_arrives_as_it_commits(personas: Any, live: Any) -> N
     page = make_page(site, owner)
     publish(site, page, owner)
     project = make_project(personas.org, owner, "app")
-    with open_feed(live.url, EVENTS.format("acme"), token=token(owner)) as feed:
+    with open_feed(live.url, EVENTS.format("acme"), token=access_token(owner)) as feed:
         head = int(feed.until("ready")[-1].id)
         with service_context(reason="test: live events"):
             chat = conversation_create(actor=owner, project=project, title="Chat")
@@ -110,21 +115,13 @@ def test_personas_receive_only_what_they_may_read(personas: Any, live: Any) -> N
     project's events; each gets its own org's sentinel."""
     owner = personas.users["owner"]
     two = make_two_org_persona(personas)
-    with service_context(reason="test: key"):
-        _, narrow = api_key_create(
-            actor=owner,
-            organization_id=personas.org.id,
-            actor_role="owner",
-            name="sites",
-            role="admin",
-            scopes=["events.subscribe", "site.view"],
-        )
+    _, narrow = make_key(personas, "sites", "admin", scopes=["events.subscribe", "site.view"])
     streams = {
-        "owner": (EVENTS.format("acme"), token(owner)),
-        "member": (EVENTS.format("acme"), token(personas.users["member"])),
-        "viewer": (EVENTS.format("acme"), token(personas.users["viewer"])),
-        "outsider": (EVENTS.format("globex"), token(personas.users["outsider"])),
-        "dual_in_initech": (EVENTS.format("initech"), token(two.user)),
+        "owner": (EVENTS.format("acme"), access_token(owner)),
+        "member": (EVENTS.format("acme"), access_token(personas.users["member"])),
+        "viewer": (EVENTS.format("acme"), access_token(personas.users["viewer"])),
+        "outsider": (EVENTS.format("globex"), access_token(personas.users["outsider"])),
+        "dual_in_initech": (EVENTS.format("initech"), access_token(two.user)),
         "narrow_key": (EVENTS.format("acme"), narrow),
     }
     from contextlib import ExitStack
@@ -151,7 +148,7 @@ def test_personas_receive_only_what_they_may_read(personas: Any, live: Any) -> N
 
 def test_resume_after_a_disconnect_and_after_a_restart(personas: Any) -> None:
     owner = personas.users["owner"]
-    access = token(owner)
+    access = access_token(owner)
     with live_server() as first:
         with open_feed(first.url, EVENTS.format("acme"), token=access) as feed:
             last = feed.until("ready")[-1].id
@@ -185,13 +182,13 @@ def test_an_unknown_or_expired_cursor_gets_a_reset(personas: Any, live: Any, set
     make_project(personas.org, owner, "x")
     make_project(personas.org, owner, "y")
     with open_feed(
-        live.url, EVENTS.format("acme"), token=token(owner), **{"Last-Event-ID": "999999"}
+        live.url, EVENTS.format("acme"), token=access_token(owner), **{"Last-Event-ID": "999999"}
     ) as feed:
         first = feed.next()
     assert first.event == "reset" and data(first)["reason"] == "replay_unavailable"
     settings.REALTIME_REPLAY_MAX = 1
     with open_feed(
-        live.url, EVENTS.format("acme"), token=token(owner), **{"Last-Event-ID": "0"}
+        live.url, EVENTS.format("acme"), token=access_token(owner), **{"Last-Event-ID": "0"}
     ) as feed:
         assert feed.next().event == "reset"
 
@@ -200,7 +197,7 @@ def test_tickets_are_single_use_and_expire(
     personas: Any, live: Any, settings: Any, log_text: Any
 ) -> None:
     owner = personas.users["owner"]
-    auth = {"Authorization": f"Bearer {token(owner)}"}
+    auth = {"Authorization": f"Bearer {access_token(owner)}"}
     ticket = httpx.post(f"{live.url}/api/v1/orgs/acme/events/tickets/", headers=auth).json()
     assert ticket["expires_in"] == 30
     with open_feed(live.url, ticket["url"]) as feed:
@@ -232,15 +229,8 @@ def _ends_within(feed: Any, seconds: float) -> str:
 def test_streams_end_when_access_ends(personas: Any, live: Any) -> None:
     owner, member = personas.users["owner"], personas.users["member"]
     admin = personas.users["admin"]
-    member_access, admin_access = token(member), token(admin)
-    with service_context(reason="test: key"):
-        key, secret = api_key_create(
-            actor=owner,
-            organization_id=personas.org.id,
-            actor_role="owner",
-            name="k",
-            role="member",
-        )
+    member_access, admin_access = access_token(member), access_token(admin)
+    key, secret = make_key(personas, "k", "member")
     private = make_project(personas.org, owner, "hidden", visibility=Project.Visibility.PRIVATE)
     viewer = personas.users["viewer"]
     add_project_member(private, viewer, "viewer", actor=owner)
@@ -249,7 +239,9 @@ def test_streams_end_when_access_ends(personas: Any, live: Any) -> None:
         open_feed(live.url, EVENTS.format("acme"), token=secret) as by_key,
         open_feed(live.url, EVENTS.format("acme"), token=admin_access) as removed,
         open_feed(
-            live.url, EVENTS.format("acme") + f"?topics=project:{private.slug}", token=token(viewer)
+            live.url,
+            EVENTS.format("acme") + f"?topics=project:{private.slug}",
+            token=access_token(viewer),
         ) as project_topic,
     ):
         for feed in (by_session, by_key, removed, project_topic):
@@ -270,7 +262,9 @@ def test_streams_end_when_access_ends(personas: Any, live: Any) -> None:
         assert _ends_within(removed, 5) == "access_revoked"
         assert _ends_within(project_topic, 5) == "project_access_lost"
     # Requiring MFA ends the streams of members without it (found by the periodic check).
-    with open_feed(live.url, EVENTS.format("acme"), token=token(personas.users["viewer"])) as feed:
+    with open_feed(
+        live.url, EVENTS.format("acme"), token=access_token(personas.users["viewer"])
+    ) as feed:
         feed.until("ready")
         with service_context(reason="test: require MFA"):
             Organization.objects.filter(id=personas.org.id).update(require_mfa=True)
@@ -278,7 +272,7 @@ def test_streams_end_when_access_ends(personas: Any, live: Any) -> None:
     with service_context(reason="test: require MFA"):
         Organization.objects.filter(id=personas.org.id).update(require_mfa=False)
     # Suspension ends every stream of the organization.
-    with open_feed(live.url, EVENTS.format("acme"), token=token(owner)) as feed:
+    with open_feed(live.url, EVENTS.format("acme"), token=access_token(owner)) as feed:
         feed.until("ready")
         with service_context(reason="test: suspend"):
             organization_set_suspended(actor=None, organization=personas.org, suspended=True)
@@ -289,7 +283,7 @@ def test_stream_limits_answer_429_in_the_error_shape(
     personas: Any, live: Any, settings: Any
 ) -> None:
     settings.REALTIME_MAX_STREAMS_PER_USER = 1
-    access = token(personas.users["owner"])
+    access = access_token(personas.users["owner"])
     with open_feed(live.url, EVENTS.format("acme"), token=access) as feed:
         feed.until("ready")
         second = httpx.get(
@@ -301,7 +295,7 @@ def test_stream_limits_answer_429_in_the_error_shape(
 
 def test_heartbeats_keep_an_idle_stream_open(personas: Any, live: Any, settings: Any) -> None:
     settings.REALTIME_HEARTBEAT_SECONDS = 0.2
-    headers = {"Authorization": f"Bearer {token(personas.users['viewer'])}"}
+    headers = {"Authorization": f"Bearer {access_token(personas.users['viewer'])}"}
     with httpx.stream("GET", live.url + EVENTS.format("acme"), headers=headers, timeout=5) as r:
         lines = []
         for line in r.iter_lines():
@@ -316,13 +310,13 @@ def test_refusals_are_the_api_error_shape(personas: Any, live: Any) -> None:
         (EVENTS.format("acme"), {}, 401, "not_authenticated"),
         (
             EVENTS.format("globex"),
-            {"Authorization": f"Bearer {token(personas.users['owner'])}"},
+            {"Authorization": f"Bearer {access_token(personas.users['owner'])}"},
             404,
             "not_found",
         ),
         (
             EVENTS.format("acme") + "?topics=nope",
-            {"Authorization": f"Bearer {token(personas.users['owner'])}"},
+            {"Authorization": f"Bearer {access_token(personas.users['owner'])}"},
             400,
             "validation_error",
         ),
