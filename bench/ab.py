@@ -92,12 +92,26 @@ def _drf_throttles() -> Iterator[None]:
         APIView.get_throttles = original
 
 
+@contextmanager
+def _project_annotations(
+    my_override: Callable[..., Any], is_favorite: Callable[..., Any]
+) -> Iterator[None]:
+    """``projects.selectors`` builds ``my_override``/``is_favorite`` with these for the block."""
+    from projects import selectors
+
+    saved = selectors._my_override, selectors._is_favorite
+    selectors._my_override, selectors._is_favorite = my_override, is_favorite
+    try:
+        yield
+    finally:
+        selectors._my_override, selectors._is_favorite = saved
+
+
 @lever("subqueries", "/api/v1/orgs/{org}/projects/?page_size=50")
 def _orm_subqueries() -> Iterator[None]:
     """``my_override``/``is_favorite`` as ORM ``Subquery``/``Exists`` (before issue 21)."""
     from django.db.models import Exists, OuterRef, Subquery
 
-    from projects import selectors
     from projects.models import Favorite, ProjectMember
 
     def my_override(organization_id: Any, user_id: Any) -> Subquery:
@@ -118,12 +132,8 @@ def _orm_subqueries() -> Iterator[None]:
             )
         )
 
-    saved = selectors._my_override, selectors._is_favorite
-    selectors._my_override, selectors._is_favorite = my_override, is_favorite
-    try:
+    with _project_annotations(my_override, is_favorite):
         yield
-    finally:
-        selectors._my_override, selectors._is_favorite = saved
 
 
 @lever("org-constant", "/api/v1/orgs/{org}/projects/?page_size=50")
@@ -146,12 +156,8 @@ def _org_correlated() -> Iterator[None]:
     def is_favorite(organization_id: Any, user_id: Any) -> Any:
         return Correlated(selectors._IS_FAVORITE_SQL, organization_id, user_id, BooleanField())
 
-    saved = selectors._my_override, selectors._is_favorite
-    selectors._my_override, selectors._is_favorite = my_override, is_favorite
-    try:
+    with _project_annotations(my_override, is_favorite):
         yield
-    finally:
-        selectors._my_override, selectors._is_favorite = saved
 
 
 @lever("site-creator", "/api/v1/orgs/{org}/sites/site-0000/pages/")

@@ -1004,7 +1004,7 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
     signal.signal(signal.SIGTERM, _terminated)
-    from bench.run import cpu_busy, production_env, run_keys, wait_for_quiet
+    from bench.run import cpu_busy, git_commit, production_env, run_keys, wait_for_quiet
 
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -1100,13 +1100,7 @@ def run(args: argparse.Namespace, feed_kinds: list[str]) -> int:
         for s in pool.values():
             s.stop()
     load_after = os.getloadavg()[0]
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        cwd=BASE_DIR,
-        check=False,
-    ).stdout.strip()
+    commit = git_commit()
     now = datetime.now(UTC)
     results["meta"] = {
         "date": now.strftime("%Y-%m-%d"),

@@ -502,6 +502,17 @@ def wait_for_quiet(limit: float, timeout: float) -> float:
 # --- machine ---------------------------------------------------------------
 
 
+def git_commit() -> str:
+    """The checkout the figures belong to (``git describe --always --dirty``), or ``""``."""
+    return subprocess.run(
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+        check=False,
+    ).stdout.strip()
+
+
 def machine() -> dict[str, Any]:
     import gunicorn
     import psycopg
@@ -526,13 +537,7 @@ def machine() -> dict[str, Any]:
     with data.admin_connect() as conn:
         version = conn.execute("SELECT version()").fetchone()[0]
         shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        cwd=BASE_DIR,
-        check=False,
-    ).stdout.strip()
+    commit = git_commit()
     now = datetime.now(UTC)
     return {
         "date": now.strftime("%Y-%m-%d"),

@@ -21,6 +21,7 @@ Neither runs on a single node: "not a Citus cluster", nothing changed.
 from __future__ import annotations
 
 import uuid
+from argparse import ArgumentParser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +38,19 @@ from organizations.tenancy import OWNER_DB_ALIAS
 # this cluster an ``auto`` (logical replication) move of a table with a generated column
 # hung until cancelled (not investigated further; docs/scaling.md).
 TRANSFER_MODES = ("block_writes", "auto", "force_logical")
+
+
+def add_transfer_mode_argument(parser: ArgumentParser) -> None:
+    """``--transfer-mode`` of the commands that move shards (``isolate_org``, ``rebalance``)."""
+    parser.add_argument(
+        "--transfer-mode",
+        choices=TRANSFER_MODES,
+        default="block_writes",
+        help="Citus shard transfer mode (default block_writes: writes to the moving shards"
+        " wait; auto/force_logical: online, through logical replication)",
+    )
+
+
 # The table whose shards stand for the colocation group (every tenant table is in it).
 ANCHOR_TABLE = "organizations_membership"
 

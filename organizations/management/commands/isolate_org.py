@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organizations.operations.pg import OperationError
-from organizations.operations.shards import TRANSFER_MODES, organization_isolate
+from organizations.operations.shards import add_transfer_mode_argument, organization_isolate
 
 
 class Command(BaseCommand):
@@ -17,13 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
-        parser.add_argument(
-            "--transfer-mode",
-            choices=TRANSFER_MODES,
-            default="block_writes",
-            help="Citus shard transfer mode (default block_writes: writes to the moving shards"
-            " wait; auto/force_logical: online, through logical replication)",
-        )
+        add_transfer_mode_argument(parser)
 
     def handle(self, **options: Any) -> None:
         try:

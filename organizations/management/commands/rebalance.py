@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organizations.operations.pg import OperationError
-from organizations.operations.shards import TRANSFER_MODES, shards_rebalance
+from organizations.operations.shards import add_transfer_mode_argument, shards_rebalance
 
 
 class Command(BaseCommand):
@@ -21,13 +21,7 @@ class Command(BaseCommand):
             help="a pg_dist_rebalance_strategy name (default: the cluster's default,"
             " by_disk_size; by_shard_count evens out shard counts)",
         )
-        parser.add_argument(
-            "--transfer-mode",
-            choices=TRANSFER_MODES,
-            default="block_writes",
-            help="Citus shard transfer mode (default block_writes: writes to the moving shards"
-            " wait; auto/force_logical: online, through logical replication)",
-        )
+        add_transfer_mode_argument(parser)
 
     def handle(self, **options: Any) -> None:
         try:
