@@ -79,8 +79,17 @@ def _tasks(tenant: Tenant, sql: str, params: Any) -> list[str]:
 
 
 @pytest.fixture
-def tenants(owner: psycopg.Connection) -> tuple[Tenant, Tenant]:
-    return seed_tenant(owner, projects=5, prefix="route"), seed_tenant(owner, projects=5)
+def tenants(owner: psycopg.Connection) -> Iterator[tuple[Tenant, Tenant]]:
+    """Two tenants with projects, whose projects are deleted afterwards: the cluster's
+    database is shared by the suite, and a shard group holding project rows is one
+    ``isolate_org`` must refuse to split (``tests/citus/test_shard_operations.py`` needs
+    groups without them)."""
+    pair = seed_tenant(owner, projects=5, prefix="route"), seed_tenant(owner, projects=5)
+    yield pair
+    owner.execute(
+        "DELETE FROM projects_project WHERE organization_id = ANY(%s)",
+        [[tenant.org_id for tenant in pair]],
+    )
 
 
 @pytest.mark.parametrize(
